@@ -1,0 +1,18 @@
+//! aigov's domain vocabulary: inventory records, decision requests and decisions, diagnostics.
+//!
+//! Every other crate speaks these types. Nothing here does IO or knows a wire format beyond
+//! serde derives (used for the bundle files, the API and the store's JSON payloads).
+
+mod diagnostic;
+mod decision;
+mod inventory;
+
+pub use decision::{
+    Action, BudgetState, ChangeFacts, Decision, DecisionRequest, DeployContext, DeterminingPolicy,
+    Effect, FindingSummary, MergeContext, Outcome, PolicyEvalError, PromptContext,
+};
+pub use diagnostic::{Diagnostic, Location, Severity};
+pub use inventory::{
+    AiTool, Application, DataClassification, Hosting, Inventory, Model, Owner, Person,
+    RolloutStage, Team, ToolStatus, Vendor,
+};
