@@ -1,0 +1,244 @@
+//! Integration tests of bundle loading, validation diagnostics and policy tests.
+
+use std::path::{Path, PathBuf};
+
+use expect_test::{Expect, expect};
+
+fn example_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/governance")
+}
+
+/// Copies the example bundle into a temp dir, applies `patches` (path, new content; empty
+/// content deletes the file), and returns the dir.
+fn patched(patches: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    bundle::example::write_to(dir.path()).unwrap();
+    for (rel, text) in patches {
+        let path = dir.path().join(rel);
+        if text.is_empty() {
+            std::fs::remove_file(&path).unwrap();
+        } else {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, text).unwrap();
+        }
+    }
+    dir
+}
+
+/// Loads the patched example bundle and compares every diagnostic (or `valid`) with `expect`.
+fn check(patches: &[(&str, &str)], expect: Expect) {
+    let dir = patched(patches);
+    let actual = match bundle::load(dir.path()) {
+        Ok(b) => {
+            let mut out = format!("valid: {} policies\n", b.engine.policies().len());
+            for w in &b.warnings {
+                out.push_str(&format!("{w}\n"));
+            }
+            out
+        }
+        Err(bundle::LoadError::Invalid(diags)) => {
+            diags.iter().map(|d| format!("{d}\n")).collect::<String>()
+        }
+        Err(e) => format!("io error: {e}\n"),
+    };
+    expect.assert_eq(&actual);
+}
+
+fn replace(rel: &str, from: &str, to: &str) -> (String, String) {
+    let text = std::fs::read_to_string(example_dir().join(rel)).unwrap();
+    assert!(text.contains(from), "{rel} does not contain {from:?}");
+    (rel.to_owned(), text.replacen(from, to, 1))
+}
+
+#[test]
+fn example_bundle_is_valid_and_its_tests_pass() {
+    let b = bundle::load(&example_dir()).unwrap();
+    assert_eq!(b.engine.policies().len(), 16);
+    assert!(b.tests.len() >= 25, "{} tests", b.tests.len());
+    let results = bundle::run_tests(&b);
+    let failed: Vec<_> = results.iter().filter(|r| r.failure.is_some()).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert_eq!(b.inventory.applications["data-pipeline"].repositories, ["acme/data-pipeline"]);
+}
+
+#[test]
+fn example_bundle_as_shipped() {
+    check(&[], expect![[r#"
+        valid: 16 policies
+    "#]]);
+}
+
+#[test]
+fn embedded_example_matches_the_directory() {
+    let mut on_disk = Vec::new();
+    let mut stack = vec![example_dir()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(example_dir()).unwrap().to_string_lossy().replace('\\', "/");
+                assert_eq!(
+                    bundle::example::FILES.iter().find(|(r, _)| *r == rel).map(|(_, t)| *t),
+                    Some(std::fs::read_to_string(&p).unwrap().as_str()),
+                    "{rel} is not embedded (add it to crates/bundle/src/example.rs)"
+                );
+                on_disk.push(rel);
+            }
+        }
+    }
+    assert_eq!(on_disk.len(), bundle::example::FILES.len());
+}
+
+#[test]
+fn planted_errors_are_all_reported_with_file_and_line() {
+    let (teams, teams_text) = replace("inventory/teams.yaml", "owner: priya\n", "owner: pryia\n");
+    let (apps, apps_text) = replace("inventory/applications.yaml", "    owner: web\n", "");
+    let (people, people_text) = replace("inventory/people.yaml", "    team: web\n    role: developer\n    training_completed: 2026-04-11", "    role: developer\n    training_completed: 2026-04-11");
+    let (tools, tools_text) = replace("inventory/tools.yaml", "vendor: anysphere, status", "vendor: any-sphere, status");
+    let (gw, gw_text) = replace("policy/gateway.cedar", "unless { principal.training_completed }", "unless { principal.trainig_completed }");
+    let (gw2, gw_text) = {
+        let text = gw_text.replace("Team::\"payments\"", "Team::\"paymnets\"");
+        (gw, text)
+    };
+    let _ = gw2;
+    check(
+        &[
+            (&teams, &teams_text),
+            (&apps, &apps_text),
+            (&people, &people_text),
+            (&tools, &tools_text),
+            ("policy/gateway.cedar", &gw_text),
+        ],
+        expect![[r#"
+            inventory/applications.yaml:11:9: error[missing-owner]: application `storefront` has no owner
+              hint: every application needs an accountable owner: add `owner: <team-or-person-id>`
+            inventory/people.yaml:33:9: error[person-without-team]: person `omar` is in no team
+              hint: add `team: <team-id>` to the person, or list them under a team's `members`
+            inventory/teams.yaml:5:12: error[unknown-person]: `owner` refers to person `pryia`, which is not defined
+              hint: define person `pryia` in the inventory, or fix the reference
+            inventory/tools.yaml:22:41: error[unknown-vendor]: `vendor` refers to vendor `any-sphere`, which is not defined
+              hint: did you mean `anysphere`?
+            policy/gateway.cedar:12:10: error[cedar-validation]: for policy `training-required`, attribute `trainig_completed` on entity type `Person` not found
+              hint: did you mean `training_completed`?
+            policy/gateway.cedar:46:23: error[unknown-entity]: policy `payments-code-payments-team-only` refers to `Team::"paymnets"`, which is not in the inventory
+              hint: did you mean `Team::"payments"`?
+        "#]],
+    );
+}
+
+#[test]
+fn policy_annotation_and_syntax_errors() {
+    check(
+        &[(
+            "policy/extra.cedar",
+            "permit (principal, action == Action::\"SendPrompt\", resource);\n\n@id(\"baseline-prompt\")\n@reason(\"dup\")\npermit (principal, action, resource);\n\n@id(\"no-reason\")\nforbid (principal, action == Action::\"Deploy\", resource)\nwhen { context.authorized };\n\n@id(\"broken\")\n@reason(\"x\")\nforbid (principal, action, resource) when { context.change.approvals > };\n",
+        )],
+        expect![[r#"
+            policy/extra.cedar:1:1: error[missing-id]: policy has no `@id` annotation
+              hint: add `@id("short-kebab-name")` on the line above the policy; ids appear in every decision
+            policy/extra.cedar:7:1: error[missing-reason]: policy `no-reason` has no `@reason` annotation
+              hint: add `@reason("…")` with the sentence a developer sees when this policy decides
+            policy/extra.cedar:13:72: error[cedar-syntax]: unexpected token `}`: expected `!`, `(`, `-`, `[`, `{`, `false`, identifier, `if`, number, `?principal`, `?resource`, string literal, or `true`
+            policy/gateway.cedar:5:1: error[duplicate-id]: policy id `baseline-prompt` is used twice
+              hint: the first `baseline-prompt` is at policy/extra.cedar:3:1; give each policy its own id
+        "#]],
+    );
+}
+
+#[test]
+fn yaml_errors_have_positions() {
+    check(
+        &[
+            ("inventory/extra.yaml", "teams:\n  - id: sre\n    stage: pilot\n    colour: blue\n"),
+            ("inventory/more.yaml", "people:\n  - id: zoe\n    team: sre\n    training_completed: last tuesday\n"),
+            ("inventory/bad.yaml", "teams: [\n"),
+            ("inventory/stage.yaml", "teams:\n  - id: qa\n    stage: pliot\n"),
+        ],
+        expect![[r#"
+            inventory/bad.yaml:2:1: error[yaml-syntax]: invalid YAML: while parsing a node, did not find expected node content
+              hint: check indentation and quoting; anchors, aliases and tags are not supported
+            inventory/extra.yaml:4:5: error[invalid-field]: invalid inventory file at `teams[0].colour`: Unknown field `colour`, expected one of `id`, `name`, `owner`, `members`, or `stage`
+            inventory/more.yaml:3:11: error[unknown-team]: `team` refers to team `sre`, which is not defined
+              hint: define team `sre` in the inventory, or fix the reference
+            inventory/more.yaml:4:25: error[invalid-date]: `training_completed` is `last tuesday`, not a date
+              hint: write the date as YYYY-MM-DD, e.g. 2026-03-01
+            inventory/stage.yaml:3:12: error[invalid-value]: invalid `stage`: `pliot` is not one of `pilot`, `controlled-expansion`, `scale`
+        "#]],
+    );
+}
+
+#[test]
+fn policy_tests_referring_to_unknown_policies_or_bad_requests() {
+    check(
+        &[(
+            "policy/tests/extra.yaml",
+            "tests:\n  - name: typo in expected id\n    action: SendPrompt\n    principal: lena\n    resource: acme/storefront\n    context: { tool: claude-code, model: claude-sonnet-4 }\n    expect: allow\n    determining: [baseline-promt]\n  - name: bad action\n    action: Merge\n    principal: lena\n    resource: acme/storefront\n    expect: allow\n  - name: bad context field\n    action: SendPrompt\n    principal: lena\n    resource: acme/storefront\n    context: { tool: claude-code, tokens: 5 }\n    expect: maybe\n",
+        )],
+        expect![[r#"
+            policy/tests/extra.yaml:2:11: error[unknown-policy]: test `typo in expected id` expects policy `baseline-promt`, which does not exist
+              hint: did you mean `baseline-prompt`?
+            policy/tests/extra.yaml:10:13: error[invalid-value]: unknown action `Merge`: expected one of `SendPrompt`, `MergeChange`, `Deploy`
+            policy/tests/extra.yaml:19:13: error[invalid-value]: `expect` is `maybe`; use `allow` or `deny`
+        "#]],
+    );
+}
+
+#[test]
+fn failing_policy_test_is_reported() {
+    let dir = patched(&[(
+        "policy/tests/wrong.yaml",
+        "tests:\n  - name: wrong expectation\n    action: SendPrompt\n    principal: bob\n    resource: acme/storefront\n    context: { tool: claude-code, model: claude-sonnet-4 }\n    expect: allow\n",
+    )]);
+    let b = bundle::load(dir.path()).unwrap();
+    let results = bundle::run_tests(&b);
+    let failed: Vec<_> = results.iter().filter_map(|r| r.failure.as_ref().map(|f| (r.name.as_str(), r.location.to_string(), f.as_str()))).collect();
+    assert_eq!(failed, [("wrong expectation", "policy/tests/wrong.yaml:2:11".to_owned(), "expected allow, got deny")]);
+}
+
+#[test]
+fn missing_directories_and_unreadable_root() {
+    let dir = tempfile::tempdir().unwrap();
+    check_dir(dir.path(), expect![[r#"
+        inventory/: error[missing-directory]: bundle has no files under `inventory/`
+          hint: `inventory/` holds the teams, people, applications, tools, models and vendors; see examples/governance for a complete bundle
+        policy/: error[missing-directory]: bundle has no files under `policy/`
+          hint: `policy/` holds the Cedar policies; see examples/governance for a complete bundle
+    "#]]);
+    check_dir(&dir.path().join("nope"), expect![[r#"
+        io error: cannot read bundle at `<dir>`: No such file or directory (os error 2)
+    "#]]);
+}
+
+fn check_dir(path: &Path, expect: Expect) {
+    let actual = match bundle::load(path) {
+        Ok(_) => "valid\n".to_owned(),
+        Err(bundle::LoadError::Invalid(d)) => d.iter().map(|d| format!("{d}\n")).collect(),
+        Err(e) => format!("io error: {e}\n"),
+    };
+    expect.assert_eq(&actual.replace(&path.display().to_string(), "<dir>"));
+}
+
+#[test]
+fn fingerprint_changes_when_a_file_changes() {
+    let dir = patched(&[]);
+    let before = bundle::fingerprint(dir.path()).unwrap();
+    assert_eq!(before, bundle::fingerprint(dir.path()).unwrap());
+    std::fs::write(dir.path().join("inventory/teams.yaml"), "teams: []\n").unwrap();
+    assert_ne!(before, bundle::fingerprint(dir.path()).unwrap());
+    let unrelated = bundle::fingerprint(dir.path()).unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not part of the bundle").unwrap();
+    assert_eq!(unrelated, bundle::fingerprint(dir.path()).unwrap());
+}
+
+#[test]
+fn digest_identifies_content() {
+    let a = bundle::load(&patched(&[]).path().to_owned());
+    let a = a.unwrap().digest;
+    let b = bundle::load(&example_dir()).unwrap().digest;
+    assert_eq!(a, b);
+    let (rel, text) = replace("policy/change.cedar", "tests must pass", "tests must pass!");
+    let c = bundle::load(patched(&[(&rel, &text)]).path()).unwrap().digest;
+    assert_ne!(a, c);
+}
