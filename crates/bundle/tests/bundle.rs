@@ -117,7 +117,7 @@ fn planted_errors_are_all_reported_with_file_and_line() {
             inventory/people.yaml:33:9: error[person-without-team]: person `omar` is in no team
               hint: add `team: <team-id>` to the person, or list them under a team's `members`
             inventory/teams.yaml:5:12: error[unknown-person]: `owner` refers to person `pryia`, which is not defined
-              hint: define person `pryia` in the inventory, or fix the reference
+              hint: did you mean `priya`?
             inventory/tools.yaml:22:41: error[unknown-vendor]: `vendor` refers to vendor `any-sphere`, which is not defined
               hint: did you mean `anysphere`?
             policy/gateway.cedar:12:10: error[cedar-validation]: for policy `training-required`, attribute `trainig_completed` on entity type `Person` not found
