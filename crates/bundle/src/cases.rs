@@ -26,10 +26,17 @@ pub(crate) fn parse(file: &YamlFile<'_>, out: &mut Vec<PolicyTest>, diags: &mut 
         Ok(n) => n,
         Err(d) => return diags.push(d),
     };
-    let cases = node.as_mapping().and_then(|m| m.get_node("tests")).and_then(Node::as_sequence);
+    let cases = node
+        .as_mapping()
+        .and_then(|m| m.get_node("tests"))
+        .and_then(Node::as_sequence);
     let Some(cases) = cases else {
-        let d = Diagnostic::error("invalid-field", file.at(node.span()), "a policy test file needs a top-level `tests:` list")
-            .with_hint("see examples/governance/policy/tests/ for the format");
+        let d = Diagnostic::error(
+            "invalid-field",
+            file.at(node.span()),
+            "a policy test file needs a top-level `tests:` list",
+        )
+        .with_hint("see examples/governance/policy/tests/ for the format");
         return diags.push(d);
     };
     for case in cases.iter() {
@@ -42,14 +49,19 @@ pub(crate) fn parse(file: &YamlFile<'_>, out: &mut Vec<PolicyTest>, diags: &mut 
 
 fn parse_case(file: &YamlFile<'_>, node: &Node) -> Result<PolicyTest, Diagnostic> {
     let c: RawCase = file.typed(node, "policy test")?;
-    let action: Action = c.action.parse().map_err(|e: String| {
-        Diagnostic::error("invalid-value", file.at(c.action.span()), e)
-    })?;
+    let action: Action = c
+        .action
+        .parse()
+        .map_err(|e: String| Diagnostic::error("invalid-value", file.at(c.action.span()), e))?;
     let expect = match c.expect.as_str() {
         "allow" => Outcome::Allow,
         "deny" => Outcome::Deny,
         other => {
-            return Err(Diagnostic::error("invalid-value", file.at(c.expect.span()), format!("`expect` is `{other}`; use `allow` or `deny`")));
+            return Err(Diagnostic::error(
+                "invalid-value",
+                file.at(c.expect.span()),
+                format!("`expect` is `{other}`; use `allow` or `deny`"),
+            ));
         }
     };
     let principal = strip_type(&c.principal);
@@ -60,17 +72,26 @@ fn parse_case(file: &YamlFile<'_>, node: &Node) -> Result<PolicyTest, Diagnostic
         (Action::SendPrompt, ctx) => DecisionRequest::SendPrompt {
             principal,
             resource,
-            context: ctx.map(|n| file.typed(n, what)).transpose()?.unwrap_or_default(),
+            context: ctx
+                .map(|n| file.typed(n, what))
+                .transpose()?
+                .unwrap_or_default(),
         },
         (Action::MergeChange, ctx) => DecisionRequest::MergeChange {
             principal,
             resource,
-            context: ctx.map(|n| file.typed(n, what)).transpose()?.unwrap_or_default(),
+            context: ctx
+                .map(|n| file.typed(n, what))
+                .transpose()?
+                .unwrap_or_default(),
         },
         (Action::Deploy, ctx) => DecisionRequest::Deploy {
             principal,
             resource,
-            context: ctx.map(|n| file.typed(n, what)).transpose()?.unwrap_or_default(),
+            context: ctx
+                .map(|n| file.typed(n, what))
+                .transpose()?
+                .unwrap_or_default(),
         },
     };
     Ok(PolicyTest {
@@ -98,15 +119,24 @@ pub(crate) fn run(bundle: &Bundle) -> Vec<TestResult> {
             let decision = bundle.engine.decide(&t.request);
             let mut problems = Vec::new();
             if decision.outcome != t.expect {
-                problems.push(format!("expected {}, got {}", word(t.expect), word(decision.outcome)));
+                problems.push(format!(
+                    "expected {}, got {}",
+                    word(t.expect),
+                    word(decision.outcome)
+                ));
             }
             if let Some(expected) = &t.determining {
                 let mut want: Vec<&str> = expected.iter().map(String::as_str).collect();
-                let mut got: Vec<&str> = decision.determining.iter().map(|p| p.id.as_str()).collect();
+                let mut got: Vec<&str> =
+                    decision.determining.iter().map(|p| p.id.as_str()).collect();
                 want.sort_unstable();
                 got.sort_unstable();
                 if want != got {
-                    problems.push(format!("expected determining policies [{}], got [{}]", want.join(", "), got.join(", ")));
+                    problems.push(format!(
+                        "expected determining policies [{}], got [{}]",
+                        want.join(", "),
+                        got.join(", ")
+                    ));
                 }
             }
             TestResult {

@@ -186,13 +186,21 @@ fn insert<T>(
     value: T,
 ) {
     if id.trim().is_empty() {
-        diags.push(Diagnostic::error("empty-id", at, format!("{kind} has an empty `id`")));
+        diags.push(Diagnostic::error(
+            "empty-id",
+            at,
+            format!("{kind} has an empty `id`"),
+        ));
         return;
     }
     if let Some(first) = origins.get(id) {
         diags.push(
-            Diagnostic::error("duplicate-id", at, format!("{kind} `{id}` is defined twice"))
-                .with_hint(format!("the first definition is at {first}")),
+            Diagnostic::error(
+                "duplicate-id",
+                at,
+                format!("{kind} `{id}` is defined twice"),
+            )
+            .with_hint(format!("the first definition is at {first}")),
         );
         return;
     }
@@ -215,11 +223,15 @@ impl Reader {
                     continue;
                 }
             };
-            let is_backstage = node.as_mapping().is_some_and(|m| m.get_node("apiVersion").is_some());
+            let is_backstage = node
+                .as_mapping()
+                .is_some_and(|m| m.get_node("apiVersion").is_some());
             let result = if is_backstage {
-                file.typed::<BackstageEntity>(&node, "Backstage entity").map(|e| self.backstage(file, e))
+                file.typed::<BackstageEntity>(&node, "Backstage entity")
+                    .map(|e| self.backstage(file, e))
             } else {
-                file.typed::<RawFile>(&node, "inventory file").map(|r| self.raw(file, r))
+                file.typed::<RawFile>(&node, "inventory file")
+                    .map(|r| self.raw(file, r))
             };
             if let Err(d) = result {
                 self.diags.push(d);
@@ -231,12 +243,22 @@ impl Reader {
         let d = &mut self.diags;
         for t in raw.teams {
             let at = f.at(t.id.span());
-            let Some(stage) = f.parse_value::<RolloutStage>("stage", &t.stage, d) else { continue };
+            let Some(stage) = f.parse_value::<RolloutStage>("stage", &t.stage, d) else {
+                continue;
+            };
             if let Some(o) = &t.owner {
-                self.person_refs.push(Ref { at: f.at(o.span()), field: "owner", target: o.to_string() });
+                self.person_refs.push(Ref {
+                    at: f.at(o.span()),
+                    field: "owner",
+                    target: o.to_string(),
+                });
             }
             for m in &t.members {
-                self.person_refs.push(Ref { at: f.at(m.span()), field: "members", target: m.to_string() });
+                self.person_refs.push(Ref {
+                    at: f.at(m.span()),
+                    field: "members",
+                    target: m.to_string(),
+                });
             }
             let team = Team {
                 id: t.id.to_string(),
@@ -245,20 +267,36 @@ impl Reader {
                 members: t.members.iter().map(|m| m.to_string()).collect(),
                 stage,
             };
-            insert(&mut self.inv.teams, &mut self.origins.teams, d, "team", &t.id, at, team);
+            insert(
+                &mut self.inv.teams,
+                &mut self.origins.teams,
+                d,
+                "team",
+                &t.id,
+                at,
+                team,
+            );
         }
         for p in raw.people {
             let at = f.at(p.id.span());
             if let Some(t) = &p.team {
-                self.team_refs.push(Ref { at: f.at(t.span()), field: "team", target: t.to_string() });
+                self.team_refs.push(Ref {
+                    at: f.at(t.span()),
+                    field: "team",
+                    target: t.to_string(),
+                });
             }
-            if let Some(date) = &p.training_completed {
-                if !is_date(date) {
-                    d.push(
-                        Diagnostic::error("invalid-date", f.at(date.span()), format!("`training_completed` is `{}`, not a date", date.as_str()))
-                            .with_hint("write the date as YYYY-MM-DD, e.g. 2026-03-01"),
-                    );
-                }
+            if let Some(date) = &p.training_completed
+                && !is_date(date)
+            {
+                d.push(
+                    Diagnostic::error(
+                        "invalid-date",
+                        f.at(date.span()),
+                        format!("`training_completed` is `{}`, not a date", date.as_str()),
+                    )
+                    .with_hint("write the date as YYYY-MM-DD, e.g. 2026-03-01"),
+                );
             }
             let person = Person {
                 id: p.id.to_string(),
@@ -268,20 +306,53 @@ impl Reader {
                 role: p.role,
                 training_completed: p.training_completed.map(|t| t.to_string()),
             };
-            insert(&mut self.inv.people, &mut self.origins.people, d, "person", &p.id, at, person);
+            insert(
+                &mut self.inv.people,
+                &mut self.origins.people,
+                d,
+                "person",
+                &p.id,
+                at,
+                person,
+            );
         }
         for t in raw.tools {
             let at = f.at(t.id.span());
-            let Some(status) = f.parse_value::<ToolStatus>("status", &t.status, d) else { continue };
-            self.vendor_refs.push(Ref { at: f.at(t.vendor.span()), field: "vendor", target: t.vendor.to_string() });
-            let tool = AiTool { id: t.id.to_string(), name: name_or_id(t.name, &t.id), vendor: t.vendor.to_string(), status };
-            insert(&mut self.inv.tools, &mut self.origins.tools, d, "tool", &t.id, at, tool);
+            let Some(status) = f.parse_value::<ToolStatus>("status", &t.status, d) else {
+                continue;
+            };
+            self.vendor_refs.push(Ref {
+                at: f.at(t.vendor.span()),
+                field: "vendor",
+                target: t.vendor.to_string(),
+            });
+            let tool = AiTool {
+                id: t.id.to_string(),
+                name: name_or_id(t.name, &t.id),
+                vendor: t.vendor.to_string(),
+                status,
+            };
+            insert(
+                &mut self.inv.tools,
+                &mut self.origins.tools,
+                d,
+                "tool",
+                &t.id,
+                at,
+                tool,
+            );
         }
         for m in raw.models {
             let at = f.at(m.id.span());
-            let Some(hosting) = f.parse_value::<Hosting>("hosting", &m.hosting, d) else { continue };
+            let Some(hosting) = f.parse_value::<Hosting>("hosting", &m.hosting, d) else {
+                continue;
+            };
             if let Some(v) = &m.vendor {
-                self.vendor_refs.push(Ref { at: f.at(v.span()), field: "vendor", target: v.to_string() });
+                self.vendor_refs.push(Ref {
+                    at: f.at(v.span()),
+                    field: "vendor",
+                    target: v.to_string(),
+                });
             }
             let model = Model {
                 id: m.id.to_string(),
@@ -291,20 +362,46 @@ impl Reader {
                 retention_days: m.retention_days,
                 zero_data_retention: m.zero_data_retention,
             };
-            insert(&mut self.inv.models, &mut self.origins.models, d, "model", &m.id, at, model);
+            insert(
+                &mut self.inv.models,
+                &mut self.origins.models,
+                d,
+                "model",
+                &m.id,
+                at,
+                model,
+            );
         }
         for v in raw.vendors {
             let at = f.at(v.id.span());
             let e = v.evaluation;
-            if let Some(date) = &e.review_date {
-                if !is_date(date) {
-                    d.push(Diagnostic::error("invalid-date", f.at(date.span()), format!("`review_date` is `{}`, not a date", date.as_str()))
-                        .with_hint("write the date as YYYY-MM-DD"));
-                }
+            if let Some(date) = &e.review_date
+                && !is_date(date)
+            {
+                d.push(
+                    Diagnostic::error(
+                        "invalid-date",
+                        f.at(date.span()),
+                        format!("`review_date` is `{}`, not a date", date.as_str()),
+                    )
+                    .with_hint("write the date as YYYY-MM-DD"),
+                );
             }
-            for (field, value, max) in [("auditability", e.auditability, 5), ("data_retention", e.data_retention, 5), ("support_maturity", e.support_maturity, 5), ("score", e.score, 100)] {
+            for (field, value, max) in [
+                ("auditability", e.auditability, 5),
+                ("data_retention", e.data_retention, 5),
+                ("support_maturity", e.support_maturity, 5),
+                ("score", e.score, 100),
+            ] {
                 if value > max {
-                    d.push(Diagnostic::error("invalid-value", at.clone(), format!("vendor `{}`: `{field}` is {value}, above the maximum {max}", v.id.as_str())));
+                    d.push(Diagnostic::error(
+                        "invalid-value",
+                        at.clone(),
+                        format!(
+                            "vendor `{}`: `{field}` is {value}, above the maximum {max}",
+                            v.id.as_str()
+                        ),
+                    ));
                 }
             }
             let vendor = Vendor {
@@ -316,10 +413,24 @@ impl Reader {
                 score: e.score,
                 review_date: e.review_date.map(|r| r.to_string()),
             };
-            insert(&mut self.inv.vendors, &mut self.origins.vendors, d, "vendor", &v.id, at, vendor);
+            insert(
+                &mut self.inv.vendors,
+                &mut self.origins.vendors,
+                d,
+                "vendor",
+                &v.id,
+                at,
+                vendor,
+            );
         }
         for a in raw.applications {
-            let Some(classification) = f.parse_value::<DataClassification>("classification", &a.classification, &mut self.diags) else { continue };
+            let Some(classification) = f.parse_value::<DataClassification>(
+                "classification",
+                &a.classification,
+                &mut self.diags,
+            ) else {
+                continue;
+            };
             let app = RawApp {
                 id: a.id,
                 name: a.name,
@@ -338,9 +449,18 @@ impl Reader {
             return; // Systems, APIs, Groups… are not applications.
         }
         let ann = &e.metadata.annotations;
-        let split = |s: &S| s.split(',').map(|x| x.trim().to_owned()).filter(|x| !x.is_empty()).collect::<Vec<_>>();
+        let split = |s: &S| {
+            s.split(',')
+                .map(|x| x.trim().to_owned())
+                .filter(|x| !x.is_empty())
+                .collect::<Vec<_>>()
+        };
         let classification = match ann.get(ANNOTATION_CLASSIFICATION) {
-            Some(c) => match f.parse_value::<DataClassification>(ANNOTATION_CLASSIFICATION, c, &mut self.diags) {
+            Some(c) => match f.parse_value::<DataClassification>(
+                ANNOTATION_CLASSIFICATION,
+                c,
+                &mut self.diags,
+            ) {
                 Some(c) => c,
                 None => return,
             },
@@ -352,11 +472,16 @@ impl Reader {
                 DataClassification::Internal
             }
         };
-        let repositories = ann.get(ANNOTATION_REPOSITORY).map(|r| vec![r.clone()]).unwrap_or_default();
+        let repositories = ann
+            .get(ANNOTATION_REPOSITORY)
+            .map(|r| vec![r.clone()])
+            .unwrap_or_default();
         let owner = e.spec.owner.map(|o| {
             // Backstage refs: `group:payments`, `user:default/alice`, `payments` (a group).
             let span = *o.span();
-            let (kind, rest) = o.split_once(':').map_or(("team", o.as_str()), |(k, r)| (k, r));
+            let (kind, rest) = o
+                .split_once(':')
+                .map_or(("team", o.as_str()), |(k, r)| (k, r));
             let rest = rest.rsplit('/').next().unwrap_or(rest);
             let kind = if kind == "user" { "person" } else { "team" };
             Spanned::new(span, format!("{kind}:{rest}"))
@@ -367,8 +492,14 @@ impl Reader {
             owner,
             repositories,
             classification,
-            compliance: ann.get(ANNOTATION_COMPLIANCE).map(split).unwrap_or_default(),
-            environments: ann.get(ANNOTATION_ENVIRONMENTS).map(split).unwrap_or_default(),
+            compliance: ann
+                .get(ANNOTATION_COMPLIANCE)
+                .map(split)
+                .unwrap_or_default(),
+            environments: ann
+                .get(ANNOTATION_ENVIRONMENTS)
+                .map(split)
+                .unwrap_or_default(),
         };
         self.application(f, app);
     }
@@ -388,15 +519,30 @@ impl Reader {
         for r in &a.repositories {
             let rat = f.at(r.span());
             if !r.contains('/') {
-                self.diags.push(Diagnostic::error("invalid-repository", rat.clone(), format!("repository `{}` is not of the form `org/name`", r.as_str())));
+                self.diags.push(Diagnostic::error(
+                    "invalid-repository",
+                    rat.clone(),
+                    format!("repository `{}` is not of the form `org/name`", r.as_str()),
+                ));
             }
             if let Some((other, first)) = self.repo_origin.get(r.as_str()) {
                 self.diags.push(
-                    Diagnostic::error("duplicate-repository", rat, format!("repository `{}` belongs to both `{other}` and `{}`", r.as_str(), a.id.as_str()))
-                        .with_hint(format!("a repository belongs to one application; the other is at {first}")),
+                    Diagnostic::error(
+                        "duplicate-repository",
+                        rat,
+                        format!(
+                            "repository `{}` belongs to both `{other}` and `{}`",
+                            r.as_str(),
+                            a.id.as_str()
+                        ),
+                    )
+                    .with_hint(format!(
+                        "a repository belongs to one application; the other is at {first}"
+                    )),
                 );
             } else {
-                self.repo_origin.insert(r.to_string(), (a.id.to_string(), rat));
+                self.repo_origin
+                    .insert(r.to_string(), (a.id.to_string(), rat));
             }
         }
         let app = Application {
@@ -408,7 +554,15 @@ impl Reader {
             compliance: a.compliance,
             environments: a.environments,
         };
-        insert(&mut self.inv.applications, &mut self.origins.applications, &mut self.diags, "application", &a.id, at, app);
+        insert(
+            &mut self.inv.applications,
+            &mut self.origins.applications,
+            &mut self.diags,
+            "application",
+            &a.id,
+            at,
+            app,
+        );
     }
 
     /// Resolves references; returns the inventory and every diagnostic.
@@ -431,10 +585,19 @@ impl Reader {
                 _ => (None, r.target.as_str()),
             };
             let owner = match kind {
-                Some("team") => inv.teams.contains_key(id).then(|| Owner::Team(id.to_owned())),
-                Some(_) => inv.people.contains_key(id).then(|| Owner::Person(id.to_owned())),
+                Some("team") => inv
+                    .teams
+                    .contains_key(id)
+                    .then(|| Owner::Team(id.to_owned())),
+                Some(_) => inv
+                    .people
+                    .contains_key(id)
+                    .then(|| Owner::Person(id.to_owned())),
                 None if inv.teams.contains_key(id) => Some(Owner::Team(id.to_owned())),
-                None => inv.people.contains_key(id).then(|| Owner::Person(id.to_owned())),
+                None => inv
+                    .people
+                    .contains_key(id)
+                    .then(|| Owner::Person(id.to_owned())),
             };
             match owner {
                 Some(o) => {
@@ -443,8 +606,17 @@ impl Reader {
                     }
                 }
                 None => {
-                    let r = Ref { at: r.at.clone(), field: r.field, target: id.to_owned() };
-                    unknown(d, &r, "team or person", inv.teams.keys().chain(inv.people.keys()));
+                    let r = Ref {
+                        at: r.at.clone(),
+                        field: r.field,
+                        target: id.to_owned(),
+                    };
+                    unknown(
+                        d,
+                        &r,
+                        "team or person",
+                        inv.teams.keys().chain(inv.people.keys()),
+                    );
                 }
             }
         }
@@ -470,18 +642,29 @@ struct RawApp {
     environments: Vec<String>,
 }
 
-fn unknown<'a>(d: &mut Vec<Diagnostic>, r: &Ref, kind: &str, known: impl Iterator<Item = &'a String> + Clone) {
+fn unknown<'a>(
+    d: &mut Vec<Diagnostic>,
+    r: &Ref,
+    kind: &str,
+    known: impl Iterator<Item = &'a String> + Clone,
+) {
     if known.clone().any(|k| *k == r.target) {
         return;
     }
     let mut diag = Diagnostic::error(
         &format!("unknown-{}", kind.replace(' ', "-")),
         r.at.clone(),
-        format!("`{}` refers to {kind} `{}`, which is not defined", r.field, r.target),
+        format!(
+            "`{}` refers to {kind} `{}`, which is not defined",
+            r.field, r.target
+        ),
     );
     diag = match policy_closest(&r.target, known.cloned()) {
         Some(best) => diag.with_hint(format!("did you mean `{best}`?")),
-        None => diag.with_hint(format!("define {kind} `{}` in the inventory, or fix the reference", r.target)),
+        None => diag.with_hint(format!(
+            "define {kind} `{}` in the inventory, or fix the reference",
+            r.target
+        )),
     };
     d.push(diag);
 }
@@ -489,4 +672,3 @@ fn unknown<'a>(d: &mut Vec<Diagnostic>, r: &Ref, kind: &str, known: impl Iterato
 fn policy_closest(word: &str, candidates: impl Iterator<Item = String>) -> Option<String> {
     policy::closest(word, candidates)
 }
-

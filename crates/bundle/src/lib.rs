@@ -42,7 +42,10 @@ pub struct Bundle {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("cannot read bundle at `{path}`: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("bundle has {} error(s)", .0.iter().filter(|d| d.is_error()).count())]
     Invalid(Vec<Diagnostic>),
 }
@@ -105,7 +108,10 @@ fn walk(root: &Path) -> Result<Vec<(String, PathBuf)>, LoadError> {
     let meta = std::fs::metadata(root).map_err(io(root))?;
     if !meta.is_dir() {
         let source = std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory");
-        return Err(LoadError::Io { path: root.to_owned(), source });
+        return Err(LoadError::Io {
+            path: root.to_owned(),
+            source,
+        });
     }
     let mut out = Vec::new();
     let mut stack = vec![root.to_owned()];
@@ -119,7 +125,11 @@ fn walk(root: &Path) -> Result<Vec<(String, PathBuf)>, LoadError> {
             if entry.file_type().map_err(io(&path))?.is_dir() {
                 stack.push(path);
             } else if let Ok(rel) = path.strip_prefix(root) {
-                let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+                let rel = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
                 if kind_of(&rel).is_some() {
                     out.push((rel, path));
                 }
@@ -134,7 +144,8 @@ fn walk(root: &Path) -> Result<Vec<(String, PathBuf)>, LoadError> {
 pub fn load(root: &Path) -> Result<Bundle, LoadError> {
     let mut files = Vec::new();
     for (rel, path) in walk(root)? {
-        let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Io { path, source })?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| LoadError::Io { path, source })?;
         files.push(File { rel, text });
     }
     let digest = {
@@ -148,11 +159,23 @@ pub fn load(root: &Path) -> Result<Bundle, LoadError> {
         hex::encode(h.finalize())
     };
     let mut diags = Vec::new();
-    for (dir, what) in [("inventory", "teams, people, applications, tools, models and vendors"), ("policy", "Cedar policies")] {
+    for (dir, what) in [
+        (
+            "inventory",
+            "teams, people, applications, tools, models and vendors",
+        ),
+        ("policy", "Cedar policies"),
+    ] {
         if !files.iter().any(|f| f.rel.starts_with(&format!("{dir}/"))) {
             diags.push(
-                Diagnostic::error("missing-directory", Location::file(format!("{dir}/")), format!("bundle has no files under `{dir}/`"))
-                    .with_hint(format!("`{dir}/` holds the {what}; see examples/governance for a complete bundle")),
+                Diagnostic::error(
+                    "missing-directory",
+                    Location::file(format!("{dir}/")),
+                    format!("bundle has no files under `{dir}/`"),
+                )
+                .with_hint(format!(
+                    "`{dir}/` holds the {what}; see examples/governance for a complete bundle"
+                )),
             );
         }
     }
@@ -162,12 +185,21 @@ pub fn load(root: &Path) -> Result<Bundle, LoadError> {
     let mut schemas = Vec::new();
     let mut tests = Vec::new();
     for f in &files {
-        let yaml = yaml::YamlFile { path: &f.rel, text: &f.text };
+        let yaml = yaml::YamlFile {
+            path: &f.rel,
+            text: &f.text,
+        };
         match kind_of(&f.rel) {
             Some(Kind::Inventory) => reader.read(&yaml),
             Some(Kind::Test) => cases::parse(&yaml, &mut tests, &mut diags),
-            Some(Kind::Policy) => policies.push(PolicySource { path: f.rel.clone(), text: f.text.clone() }),
-            Some(Kind::Schema) => schemas.push(SchemaSource { path: f.rel.clone(), text: f.text.clone() }),
+            Some(Kind::Policy) => policies.push(PolicySource {
+                path: f.rel.clone(),
+                text: f.text.clone(),
+            }),
+            Some(Kind::Schema) => schemas.push(SchemaSource {
+                path: f.rel.clone(),
+                text: f.text.clone(),
+            }),
             None => {}
         }
     }
@@ -191,8 +223,20 @@ pub fn load(root: &Path) -> Result<Bundle, LoadError> {
             for id in t.determining.iter().flatten() {
                 if !ids.contains(id.as_str()) {
                     diags.push(
-                        Diagnostic::error("unknown-policy", t.location.clone(), format!("test `{}` expects policy `{id}`, which does not exist", t.name))
-                            .with_hint(policy::closest(id, ids.iter().map(|s| s.to_string())).map_or_else(|| "check the policy's `@id`".to_owned(), |b| format!("did you mean `{b}`?"))),
+                        Diagnostic::error(
+                            "unknown-policy",
+                            t.location.clone(),
+                            format!(
+                                "test `{}` expects policy `{id}`, which does not exist",
+                                t.name
+                            ),
+                        )
+                        .with_hint(
+                            policy::closest(id, ids.iter().map(|s| s.to_string())).map_or_else(
+                                || "check the policy's `@id`".to_owned(),
+                                |b| format!("did you mean `{b}`?"),
+                            ),
+                        ),
                     );
                 }
             }

@@ -60,18 +60,31 @@ impl YamlFile<'_> {
                 LoadError::DuplicateKey(inner) => inner.key.span().start().copied(),
             };
             let message = e.to_string();
-            let message = message.split_once(": ").map_or(message.as_str(), |(_, m)| m).to_owned();
-            Diagnostic::error("yaml-syntax", self.at_marker(marker.as_ref()), format!("invalid YAML: {message}"))
-                .with_hint("check indentation and quoting; anchors, aliases and tags are not supported")
+            let message = message
+                .split_once(": ")
+                .map_or(message.as_str(), |(_, m)| m)
+                .to_owned();
+            Diagnostic::error(
+                "yaml-syntax",
+                self.at_marker(marker.as_ref()),
+                format!("invalid YAML: {message}"),
+            )
+            .with_hint("check indentation and quoting; anchors, aliases and tags are not supported")
         })
     }
 
     /// Deserializes a node into `T`, reporting the first problem with its position and path.
-    pub(crate) fn typed<T: DeserializeOwned>(&self, node: &Node, what: &str) -> Result<T, Diagnostic> {
+    pub(crate) fn typed<T: DeserializeOwned>(
+        &self,
+        node: &Node,
+        what: &str,
+    ) -> Result<T, Diagnostic> {
         marked_yaml::from_node(node).map_err(|e| {
             let loc = self.at_marker(e.start_mark().as_ref().or(node.span().start()));
             let message = match e.path() {
-                Some(path) if !path.is_empty() && path != "." => format!("invalid {what} at `{path}`: {}", *e),
+                Some(path) if !path.is_empty() && path != "." => {
+                    format!("invalid {what} at `{path}`: {}", *e)
+                }
                 _ => format!("invalid {what}: {}", *e),
             };
             Diagnostic::error("invalid-field", loc, message)
@@ -88,7 +101,11 @@ impl YamlFile<'_> {
         match v.parse::<T>() {
             Ok(x) => Some(x),
             Err(e) => {
-                diags.push(Diagnostic::error("invalid-value", self.at(v.span()), format!("invalid `{field}`: {e}")));
+                diags.push(Diagnostic::error(
+                    "invalid-value",
+                    self.at(v.span()),
+                    format!("invalid `{field}`: {e}"),
+                ));
                 None
             }
         }

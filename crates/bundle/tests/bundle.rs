@@ -58,14 +58,20 @@ fn example_bundle_is_valid_and_its_tests_pass() {
     let results = bundle::run_tests(&b);
     let failed: Vec<_> = results.iter().filter(|r| r.failure.is_some()).collect();
     assert!(failed.is_empty(), "{failed:#?}");
-    assert_eq!(b.inventory.applications["data-pipeline"].repositories, ["acme/data-pipeline"]);
+    assert_eq!(
+        b.inventory.applications["data-pipeline"].repositories,
+        ["acme/data-pipeline"]
+    );
 }
 
 #[test]
 fn example_bundle_as_shipped() {
-    check(&[], expect![[r#"
+    check(
+        &[],
+        expect![[r#"
         valid: 16 policies
-    "#]]);
+    "#]],
+    );
 }
 
 #[test]
@@ -78,9 +84,16 @@ fn embedded_example_matches_the_directory() {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                let rel = p.strip_prefix(example_dir()).unwrap().to_string_lossy().replace('\\', "/");
+                let rel = p
+                    .strip_prefix(example_dir())
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 assert_eq!(
-                    bundle::example::FILES.iter().find(|(r, _)| *r == rel).map(|(_, t)| *t),
+                    bundle::example::FILES
+                        .iter()
+                        .find(|(r, _)| *r == rel)
+                        .map(|(_, t)| *t),
                     Some(std::fs::read_to_string(&p).unwrap().as_str()),
                     "{rel} is not embedded (add it to crates/bundle/src/example.rs)"
                 );
@@ -95,14 +108,22 @@ fn embedded_example_matches_the_directory() {
 fn planted_errors_are_all_reported_with_file_and_line() {
     let (teams, teams_text) = replace("inventory/teams.yaml", "owner: priya\n", "owner: pryia\n");
     let (apps, apps_text) = replace("inventory/applications.yaml", "    owner: web\n", "");
-    let (people, people_text) = replace("inventory/people.yaml", "    team: web\n    role: developer\n    training_completed: 2026-04-11", "    role: developer\n    training_completed: 2026-04-11");
-    let (tools, tools_text) = replace("inventory/tools.yaml", "vendor: anysphere, status", "vendor: any-sphere, status");
-    let (gw, gw_text) = replace("policy/gateway.cedar", "unless { principal.training_completed }", "unless { principal.trainig_completed }");
-    let (gw2, gw_text) = {
-        let text = gw_text.replace("Team::\"payments\"", "Team::\"paymnets\"");
-        (gw, text)
-    };
-    let _ = gw2;
+    let (people, people_text) = replace(
+        "inventory/people.yaml",
+        "    team: web\n    role: developer\n    training_completed: 2026-04-11",
+        "    role: developer\n    training_completed: 2026-04-11",
+    );
+    let (tools, tools_text) = replace(
+        "inventory/tools.yaml",
+        "vendor: anysphere, status",
+        "vendor: any-sphere, status",
+    );
+    let (_, gw_text) = replace(
+        "policy/gateway.cedar",
+        "unless { principal.training_completed }",
+        "unless { principal.trainig_completed }",
+    );
+    let gw_text = gw_text.replace("Team::\"payments\"", "Team::\"paymnets\"");
     check(
         &[
             (&teams, &teams_text),
@@ -151,10 +172,19 @@ fn policy_annotation_and_syntax_errors() {
 fn yaml_errors_have_positions() {
     check(
         &[
-            ("inventory/extra.yaml", "teams:\n  - id: sre\n    stage: pilot\n    colour: blue\n"),
-            ("inventory/more.yaml", "people:\n  - id: zoe\n    team: sre\n    training_completed: last tuesday\n"),
+            (
+                "inventory/extra.yaml",
+                "teams:\n  - id: sre\n    stage: pilot\n    colour: blue\n",
+            ),
+            (
+                "inventory/more.yaml",
+                "people:\n  - id: zoe\n    team: sre\n    training_completed: last tuesday\n",
+            ),
             ("inventory/bad.yaml", "teams: [\n"),
-            ("inventory/stage.yaml", "teams:\n  - id: qa\n    stage: pliot\n"),
+            (
+                "inventory/stage.yaml",
+                "teams:\n  - id: qa\n    stage: pliot\n",
+            ),
         ],
         expect![[r#"
             inventory/bad.yaml:2:1: error[yaml-syntax]: invalid YAML: while parsing a node, did not find expected node content
@@ -193,22 +223,42 @@ fn failing_policy_test_is_reported() {
     )]);
     let b = bundle::load(dir.path()).unwrap();
     let results = bundle::run_tests(&b);
-    let failed: Vec<_> = results.iter().filter_map(|r| r.failure.as_ref().map(|f| (r.name.as_str(), r.location.to_string(), f.as_str()))).collect();
-    assert_eq!(failed, [("wrong expectation", "policy/tests/wrong.yaml:2:11".to_owned(), "expected allow, got deny")]);
+    let failed: Vec<_> = results
+        .iter()
+        .filter_map(|r| {
+            r.failure
+                .as_ref()
+                .map(|f| (r.name.as_str(), r.location.to_string(), f.as_str()))
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        [(
+            "wrong expectation",
+            "policy/tests/wrong.yaml:2:11".to_owned(),
+            "expected allow, got deny"
+        )]
+    );
 }
 
 #[test]
 fn missing_directories_and_unreadable_root() {
     let dir = tempfile::tempdir().unwrap();
-    check_dir(dir.path(), expect![[r#"
+    check_dir(
+        dir.path(),
+        expect![[r#"
         inventory/: error[missing-directory]: bundle has no files under `inventory/`
           hint: `inventory/` holds the teams, people, applications, tools, models and vendors; see examples/governance for a complete bundle
         policy/: error[missing-directory]: bundle has no files under `policy/`
           hint: `policy/` holds the Cedar policies; see examples/governance for a complete bundle
-    "#]]);
-    check_dir(&dir.path().join("nope"), expect![[r#"
+    "#]],
+    );
+    check_dir(
+        &dir.path().join("nope"),
+        expect![[r#"
         io error: cannot read bundle at `<dir>`: No such file or directory (os error 2)
-    "#]]);
+    "#]],
+    );
 }
 
 fn check_dir(path: &Path, expect: Expect) {
@@ -234,11 +284,13 @@ fn fingerprint_changes_when_a_file_changes() {
 
 #[test]
 fn digest_identifies_content() {
-    let a = bundle::load(&patched(&[]).path().to_owned());
+    let a = bundle::load(patched(&[]).path());
     let a = a.unwrap().digest;
     let b = bundle::load(&example_dir()).unwrap().digest;
     assert_eq!(a, b);
     let (rel, text) = replace("policy/change.cedar", "tests must pass", "tests must pass!");
-    let c = bundle::load(patched(&[(&rel, &text)]).path()).unwrap().digest;
+    let c = bundle::load(patched(&[(&rel, &text)]).path())
+        .unwrap()
+        .digest;
     assert_ne!(a, c);
 }

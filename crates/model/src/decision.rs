@@ -49,10 +49,18 @@ impl fmt::Display for Action {
 impl std::str::FromStr for Action {
     type Err = String;
     fn from_str(s: &str) -> Result<Action, String> {
-        let s = s.strip_prefix("Action::").map(|s| s.trim_matches('"')).unwrap_or(s);
-        Action::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| {
-            format!("unknown action `{s}`: expected one of `SendPrompt`, `MergeChange`, `Deploy`")
-        })
+        let s = s
+            .strip_prefix("Action::")
+            .map(|s| s.trim_matches('"'))
+            .unwrap_or(s);
+        Action::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown action `{s}`: expected one of `SendPrompt`, `MergeChange`, `Deploy`"
+                )
+            })
     }
 }
 
@@ -61,9 +69,24 @@ impl std::str::FromStr for Action {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", deny_unknown_fields)]
 pub enum DecisionRequest {
-    SendPrompt { principal: String, resource: String, #[serde(default)] context: PromptContext },
-    MergeChange { principal: String, resource: String, #[serde(default)] context: MergeContext },
-    Deploy { principal: String, resource: String, #[serde(default)] context: DeployContext },
+    SendPrompt {
+        principal: String,
+        resource: String,
+        #[serde(default)]
+        context: PromptContext,
+    },
+    MergeChange {
+        principal: String,
+        resource: String,
+        #[serde(default)]
+        context: MergeContext,
+    },
+    Deploy {
+        principal: String,
+        resource: String,
+        #[serde(default)]
+        context: DeployContext,
+    },
 }
 
 impl DecisionRequest {
@@ -223,8 +246,11 @@ impl Decision {
 
     /// Human-readable reasons, one per line: determining policies first, then engine notes.
     pub fn reasons(&self) -> Vec<String> {
-        let mut out: Vec<String> =
-            self.determining.iter().map(|p| format!("{}: {}", p.id, p.reason)).collect();
+        let mut out: Vec<String> = self
+            .determining
+            .iter()
+            .map(|p| format!("{}: {}", p.id, p.reason))
+            .collect();
         out.extend(self.notes.iter().cloned());
         out
     }

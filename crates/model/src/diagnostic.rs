@@ -21,11 +21,19 @@ pub struct Location {
 
 impl Location {
     pub fn new(file: impl Into<String>, line: usize, column: usize) -> Location {
-        Location { file: file.into(), line, column }
+        Location {
+            file: file.into(),
+            line,
+            column,
+        }
     }
     /// A location that names a file but no position in it.
     pub fn file(file: impl Into<String>) -> Location {
-        Location { file: file.into(), line: 0, column: 0 }
+        Location {
+            file: file.into(),
+            line: 0,
+            column: 0,
+        }
     }
 }
 
@@ -62,7 +70,10 @@ impl Diagnostic {
         }
     }
     pub fn warning(code: &str, location: Location, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, location, message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, location, message)
+        }
     }
     pub fn with_hint(mut self, hint: impl Into<String>) -> Diagnostic {
         self.hint = Some(hint.into());
@@ -79,7 +90,11 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{}: {sev}[{}]: {}", self.location, self.code, self.message)?;
+        write!(
+            f,
+            "{}: {sev}[{}]: {}",
+            self.location, self.code, self.message
+        )?;
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {hint}")?;
         }

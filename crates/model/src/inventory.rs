@@ -24,10 +24,8 @@ impl Inventory {
     /// Teams a person belongs to: their own `team` plus every team that lists them as a member.
     pub fn teams_of(&self, person: &str) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
-        if let Some(p) = self.people.get(person) {
-            if let Some(t) = &p.team {
-                out.push(t);
-            }
+        if let Some(t) = self.people.get(person).and_then(|p| p.team.as_ref()) {
+            out.push(t);
         }
         for (id, team) in &self.teams {
             if team.members.iter().any(|m| m == person) && !out.contains(&id.as_str()) {
@@ -39,7 +37,9 @@ impl Inventory {
 
     /// The application that owns a repository (`org/name`), if any.
     pub fn application_of_repo(&self, repo: &str) -> Option<&Application> {
-        self.applications.values().find(|a| a.repositories.iter().any(|r| r == repo))
+        self.applications
+            .values()
+            .find(|a| a.repositories.iter().any(|r| r == repo))
     }
 }
 

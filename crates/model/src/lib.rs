@@ -3,8 +3,8 @@
 //! Every other crate speaks these types. Nothing here does IO or knows a wire format beyond
 //! serde derives (used for the bundle files, the API and the store's JSON payloads).
 
-mod diagnostic;
 mod decision;
+mod diagnostic;
 mod inventory;
 
 pub use decision::{

@@ -17,8 +17,16 @@ use crate::{Engine, PolicyInfo, PolicySource, SCHEMA, SchemaSource};
 const BUILTIN_SCHEMA: &str = "<aigov schema>";
 
 /// Entity types whose instances come from the inventory (others are enums or user-defined).
-const INVENTORY_TYPES: &[&str] =
-    &["Person", "Team", "Vendor", "Tool", "Model", "Application", "Repository", "Environment"];
+const INVENTORY_TYPES: &[&str] = &[
+    "Person",
+    "Team",
+    "Vendor",
+    "Tool",
+    "Model",
+    "Application",
+    "Repository",
+    "Environment",
+];
 
 /// Where a parsed policy came from.
 struct Origin<'a> {
@@ -41,12 +49,18 @@ fn from_miette(
     base: usize,
     err: &dyn miette::Diagnostic,
 ) -> Diagnostic {
-    let offset = err.labels().and_then(|mut l| l.next()).map_or(0, |l| l.offset());
+    let offset = err
+        .labels()
+        .and_then(|mut l| l.next())
+        .map_or(0, |l| l.offset());
     let mut message = err.to_string();
-    if let Some(label) = err.labels().and_then(|mut l| l.next()).and_then(|l| l.label().map(str::to_owned)) {
-        if !message.contains(&label) {
-            message = format!("{message}: {label}");
-        }
+    if let Some(label) = err
+        .labels()
+        .and_then(|mut l| l.next())
+        .and_then(|l| l.label().map(str::to_owned))
+        && !message.contains(&label)
+    {
+        message = format!("{message}: {label}");
     }
     let d = Diagnostic::error(code, location(file, text, base + offset), message);
     match err.help() {
@@ -99,7 +113,13 @@ pub(crate) fn build(
                 Ok(p) => p,
                 Err(errs) => {
                     for e in errs.iter() {
-                        diags.push(from_miette("cedar-syntax", &src.path, &src.text, stmt.offset, e));
+                        diags.push(from_miette(
+                            "cedar-syntax",
+                            &src.path,
+                            &src.text,
+                            stmt.offset,
+                            e,
+                        ));
                     }
                     continue;
                 }
@@ -113,8 +133,14 @@ pub(crate) fn build(
             };
             if let Some(first) = seen.get(&id) {
                 diags.push(
-                    Diagnostic::error("duplicate-id", loc, format!("policy id `{id}` is used twice"))
-                        .with_hint(format!("the first `{id}` is at {first}; give each policy its own id")),
+                    Diagnostic::error(
+                        "duplicate-id",
+                        loc,
+                        format!("policy id `{id}` is used twice"),
+                    )
+                    .with_hint(format!(
+                        "the first `{id}` is at {first}; give each policy its own id"
+                    )),
                 );
                 continue;
             }
@@ -136,10 +162,20 @@ pub(crate) fn build(
             };
             origins.insert(
                 pid.clone(),
-                Origin { file: &src.path, text: &src.text, offset: stmt.offset, stmt: stmt.text },
+                Origin {
+                    file: &src.path,
+                    text: &src.text,
+                    offset: stmt.offset,
+                    stmt: stmt.text,
+                },
             );
             policies.push(policy.new_id(pid));
-            infos.push(PolicyInfo { id, effect, reason, location: loc });
+            infos.push(PolicyInfo {
+                id,
+                effect,
+                reason,
+                location: loc,
+            });
         }
     }
 
@@ -161,7 +197,11 @@ pub(crate) fn build(
         diags.into_iter().partition(Diagnostic::is_error);
     match engine_entities {
         Some(entities) if errors.is_empty() => {
-            let by_id = infos.iter().enumerate().map(|(i, p)| (PolicyId::new(&p.id), i)).collect();
+            let by_id = infos
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (PolicyId::new(&p.id), i))
+                .collect();
             Ok(Engine {
                 types,
                 entities,
@@ -215,11 +255,15 @@ fn check_references(
     for p in policies {
         let mut refs: Vec<EntityUid> = Vec::new();
         match p.principal_constraint() {
-            PrincipalConstraint::Eq(e) | PrincipalConstraint::In(e) | PrincipalConstraint::IsIn(_, e) => refs.push(e),
+            PrincipalConstraint::Eq(e)
+            | PrincipalConstraint::In(e)
+            | PrincipalConstraint::IsIn(_, e) => refs.push(e),
             _ => {}
         }
         match p.resource_constraint() {
-            ResourceConstraint::Eq(e) | ResourceConstraint::In(e) | ResourceConstraint::IsIn(_, e) => refs.push(e),
+            ResourceConstraint::Eq(e)
+            | ResourceConstraint::In(e)
+            | ResourceConstraint::IsIn(_, e) => refs.push(e),
             _ => {}
         }
         if let Ok(json) = p.to_json() {
@@ -229,17 +273,30 @@ fn check_references(
         let mut reported = BTreeSet::new();
         for uid in refs {
             let ty = uid.type_name().to_string();
-            if !INVENTORY_TYPES.contains(&ty.as_str()) || known.contains(&uid) || !reported.insert(uid.clone()) {
+            if !INVENTORY_TYPES.contains(&ty.as_str())
+                || known.contains(&uid)
+                || !reported.insert(uid.clone())
+            {
                 continue;
             }
             let id = uid.id().unescaped().to_owned();
             let quoted = format!("\"{id}\"");
-            let at = o.stmt.find(&format!("{ty}::{quoted}")).or_else(|| o.stmt.find(&quoted)).unwrap_or(0);
-            let candidates = known.iter().filter(|k| k.type_name() == uid.type_name()).map(|k| k.id().unescaped().to_owned());
+            let at = o
+                .stmt
+                .find(&format!("{ty}::{quoted}"))
+                .or_else(|| o.stmt.find(&quoted))
+                .unwrap_or(0);
+            let candidates = known
+                .iter()
+                .filter(|k| k.type_name() == uid.type_name())
+                .map(|k| k.id().unescaped().to_owned());
             let mut d = Diagnostic::error(
                 "unknown-entity",
                 location(o.file, o.text, o.offset + at),
-                format!("policy `{}` refers to `{ty}::{quoted}`, which is not in the inventory", p.id()),
+                format!(
+                    "policy `{}` refers to `{ty}::{quoted}`, which is not in the inventory",
+                    p.id()
+                ),
             );
             d = match closest(&id, candidates) {
                 Some(best) => d.with_hint(format!("did you mean `{ty}::\"{best}\"`?")),
@@ -253,14 +310,17 @@ fn check_references(
 fn collect_entity_literals(v: &serde_json::Value, out: &mut Vec<EntityUid>) {
     match v {
         serde_json::Value::Object(map) => {
-            if let Some(e) = map.get("__entity") {
-                if let Ok(uid) = EntityUid::from_json(e.clone()) {
-                    out.push(uid);
-                }
+            if let Some(uid) = map
+                .get("__entity")
+                .and_then(|e| EntityUid::from_json(e.clone()).ok())
+            {
+                out.push(uid);
             }
             map.values().for_each(|x| collect_entity_literals(x, out));
         }
-        serde_json::Value::Array(items) => items.iter().for_each(|x| collect_entity_literals(x, out)),
+        serde_json::Value::Array(items) => {
+            items.iter().for_each(|x| collect_entity_literals(x, out))
+        }
         _ => {}
     }
 }
@@ -269,7 +329,7 @@ fn collect_entity_literals(v: &serde_json::Value, out: &mut Vec<EntityUid>) {
 pub fn closest(word: &str, candidates: impl Iterator<Item = String>) -> Option<String> {
     candidates
         .map(|c| (edit_distance(word, &c), c))
-        .filter(|(d, c)| *d <= (c.chars().count().max(word.chars().count()) + 2) / 3)
+        .filter(|(d, c)| *d <= c.chars().count().max(word.chars().count()).div_ceil(3))
         .min()
         .map(|(_, c)| c)
 }

@@ -100,7 +100,10 @@ pub(crate) fn inventory_entities(t: &Types, inv: &Inventory) -> Vec<Entity> {
     for tm in inv.teams.values() {
         let mut attrs = vec![
             ("name", s(&tm.name)),
-            ("stage", Rx::new_entity_uid(Types::uid(&t.stage, tm.stage.as_str()))),
+            (
+                "stage",
+                Rx::new_entity_uid(Types::uid(&t.stage, tm.stage.as_str())),
+            ),
         ];
         if let Some(owner) = &tm.owner {
             attrs.push(("owner", Rx::new_entity_uid(Types::uid(&t.person, owner))));
@@ -115,7 +118,10 @@ pub(crate) fn inventory_entities(t: &Types, inv: &Inventory) -> Vec<Entity> {
             ("name", s(&p.name)),
             ("role", s(&p.role)),
             ("team", Rx::new_entity_uid(Types::uid(&t.team, primary))),
-            ("training_completed", Rx::new_bool(p.training_completed.is_some())),
+            (
+                "training_completed",
+                Rx::new_bool(p.training_completed.is_some()),
+            ),
         ];
         if let Some(d) = &p.training_completed {
             attrs.push(("training_date", s(d)));
@@ -130,8 +136,14 @@ pub(crate) fn inventory_entities(t: &Types, inv: &Inventory) -> Vec<Entity> {
             Types::uid(&t.tool, &tool.id),
             vec![
                 ("name", s(&tool.name)),
-                ("vendor", Rx::new_entity_uid(Types::uid(&t.vendor, &tool.vendor))),
-                ("status", Rx::new_entity_uid(Types::uid(&t.tool_status, tool.status.as_str()))),
+                (
+                    "vendor",
+                    Rx::new_entity_uid(Types::uid(&t.vendor, &tool.vendor)),
+                ),
+                (
+                    "status",
+                    Rx::new_entity_uid(Types::uid(&t.tool_status, tool.status.as_str())),
+                ),
             ],
             HashSet::new(),
         ));
@@ -139,7 +151,10 @@ pub(crate) fn inventory_entities(t: &Types, inv: &Inventory) -> Vec<Entity> {
     for m in inv.models.values() {
         let mut attrs = vec![
             ("provider", s(&m.provider)),
-            ("hosting", Rx::new_entity_uid(Types::uid(&t.hosting, m.hosting.as_str()))),
+            (
+                "hosting",
+                Rx::new_entity_uid(Types::uid(&t.hosting, m.hosting.as_str())),
+            ),
             ("zero_data_retention", Rx::new_bool(m.zero_data_retention)),
         ];
         if let Some(days) = m.retention_days {
@@ -283,9 +298,21 @@ mod tests {
         let schema = Schema::from_schema_fragments([fragment]).unwrap();
         let t = Types::new();
         let requests = [
-            DecisionRequest::SendPrompt { principal: "a".into(), resource: "o/r".into(), context: PromptContext::default() },
-            DecisionRequest::MergeChange { principal: "a".into(), resource: "o/r".into(), context: MergeContext::default() },
-            DecisionRequest::Deploy { principal: "a".into(), resource: "app/prod".into(), context: DeployContext::default() },
+            DecisionRequest::SendPrompt {
+                principal: "a".into(),
+                resource: "o/r".into(),
+                context: PromptContext::default(),
+            },
+            DecisionRequest::MergeChange {
+                principal: "a".into(),
+                resource: "o/r".into(),
+                context: MergeContext::default(),
+            },
+            DecisionRequest::Deploy {
+                principal: "a".into(),
+                resource: "app/prod".into(),
+                context: DeployContext::default(),
+            },
         ];
         for req in &requests {
             let action = req.action();

@@ -34,7 +34,7 @@ impl Scope {
         }
     }
 
-    /// The entity a resource scope is keyed by in the index, if any.
+    /// The entity a scope is keyed by in the index, if any.
     fn key(&self) -> Option<&EntityUid> {
         match self {
             Scope::Eq(e) | Scope::In(e) | Scope::IsIn(_, e) => Some(e),
@@ -73,11 +73,13 @@ struct Entry {
     resource: Scope,
 }
 
-/// Per action: policies keyed by the entity in their resource scope, plus the unkeyed rest.
+/// Per action: policies keyed by the entity in their resource scope, else by the entity in
+/// their principal scope, plus the unkeyed rest (scoped by neither).
 #[derive(Debug, Default)]
 struct ActionSlice {
     unkeyed: Vec<u32>,
     by_resource: HashMap<EntityUid, Vec<u32>>,
+    by_principal: HashMap<EntityUid, Vec<u32>>,
 }
 
 /// Upper bound on cached slices; past it the cache starts over (slices are cheap to rebuild).
@@ -104,10 +106,12 @@ impl ScopeIndex {
                 principal: p.principal_constraint().into(),
                 resource: p.resource_constraint().into(),
             };
-            let place = |slice: &mut ActionSlice| match entry.resource.key() {
-                Some(k) => slice.by_resource.entry(k.clone()).or_default().push(i),
-                None => slice.unkeyed.push(i),
-            };
+            let place =
+                |slice: &mut ActionSlice| match (entry.resource.key(), entry.principal.key()) {
+                    (Some(k), _) => slice.by_resource.entry(k.clone()).or_default().push(i),
+                    (None, Some(k)) => slice.by_principal.entry(k.clone()).or_default().push(i),
+                    (None, None) => slice.unkeyed.push(i),
+                };
             match p.action_constraint() {
                 ActionConstraint::Any => place(&mut any_action),
                 ActionConstraint::Eq(a) => place(by_action.entry(a).or_default()),
@@ -119,7 +123,13 @@ impl ScopeIndex {
             }
             entries.push(entry);
         }
-        ScopeIndex { policies, entries, by_action, any_action, cache: RwLock::default() }
+        ScopeIndex {
+            policies,
+            entries,
+            by_action,
+            any_action,
+            cache: RwLock::default(),
+        }
     }
 
     /// Indices of the policies whose scope matches, sorted and deduplicated.
@@ -134,11 +144,15 @@ impl ScopeIndex {
         let mut out = Vec::new();
         let slices = [self.by_action.get(action), Some(&self.any_action)];
         for slice in slices.into_iter().flatten() {
-            let keyed = std::iter::once(resource)
+            let by_resource = std::iter::once(resource)
                 .chain(resource_ancestors)
                 .filter_map(|k| slice.by_resource.get(k))
                 .flatten();
-            for &i in slice.unkeyed.iter().chain(keyed) {
+            let by_principal = std::iter::once(principal)
+                .chain(principal_ancestors)
+                .filter_map(|k| slice.by_principal.get(k))
+                .flatten();
+            for &i in slice.unkeyed.iter().chain(by_resource).chain(by_principal) {
                 let e = &self.entries[i as usize];
                 if e.resource.matches(resource, resource_ancestors)
                     && e.principal.matches(principal, principal_ancestors)
@@ -154,12 +168,18 @@ impl ScopeIndex {
 
     /// The policy set for a slice, built once and then shared.
     pub(crate) fn policy_set(&self, slice: &[u32]) -> Arc<PolicySet> {
-        if let Some(set) = self.cache.read().unwrap_or_else(|e| e.into_inner()).get(slice) {
+        if let Some(set) = self
+            .cache
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(slice)
+        {
             return Arc::clone(set);
         }
         let mut set = PolicySet::new();
         for &i in slice {
-            set.add(self.policies[i as usize].clone()).expect("policy ids are unique");
+            set.add(self.policies[i as usize].clone())
+                .expect("policy ids are unique");
         }
         let set = Arc::new(set);
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());

@@ -127,7 +127,9 @@ impl Engine {
         }
         let set = self.index.policy_set(&slice);
         let cedar_request = entities::cedar_request(t, principal, resource, request);
-        let response = self.authorizer.is_authorized(&cedar_request, &set, &self.entities);
+        let response = self
+            .authorizer
+            .is_authorized(&cedar_request, &set, &self.entities);
         self.decision_from(&response)
     }
 
@@ -145,7 +147,9 @@ impl Engine {
         let all: Vec<u32> = (0..self.infos.len() as u32).collect();
         let set = self.index.policy_set(&all);
         let cedar_request = entities::cedar_request(t, principal, resource, request);
-        let response = self.authorizer.is_authorized(&cedar_request, &set, &self.entities);
+        let response = self
+            .authorizer
+            .is_authorized(&cedar_request, &set, &self.entities);
         self.decision_from(&response)
     }
 
@@ -187,8 +191,10 @@ impl Engine {
             .collect();
         errors.sort_by_key(|e| self.by_id[&PolicyId::new(&e.policy_id)]);
         let mut notes = Vec::new();
-        let erroring_forbids: Vec<&PolicyEvalError> =
-            errors.iter().filter(|e| e.effect == Effect::Forbid).collect();
+        let erroring_forbids: Vec<&PolicyEvalError> = errors
+            .iter()
+            .filter(|e| e.effect == Effect::Forbid)
+            .collect();
         let outcome = match response.decision() {
             cedar_policy::Decision::Allow if erroring_forbids.is_empty() => Outcome::Allow,
             _ => Outcome::Deny,
@@ -201,14 +207,22 @@ impl Engine {
         }
         // On a fail-closed deny the satisfied permits did not determine anything.
         let determining = if outcome == Outcome::Deny {
-            determining.into_iter().filter(|p| p.effect == Effect::Forbid).collect()
+            determining
+                .into_iter()
+                .filter(|p| p.effect == Effect::Forbid)
+                .collect()
         } else {
             determining
         };
         if outcome == Outcome::Deny && determining.is_empty() && erroring_forbids.is_empty() {
             notes.push(no_permit_note());
         }
-        Decision { outcome, determining, errors, notes }
+        Decision {
+            outcome,
+            determining,
+            errors,
+            notes,
+        }
     }
 }
 

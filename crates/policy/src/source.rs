@@ -48,7 +48,10 @@ pub(crate) fn split_statements(src: &str) -> Vec<Statement<'_>> {
             }
             b';' if depth <= 0 => {
                 let s = start.take().unwrap_or(i);
-                out.push(Statement { offset: s, text: &src[s..=i] });
+                out.push(Statement {
+                    offset: s,
+                    text: &src[s..=i],
+                });
                 depth = 0;
             }
             _ if b.is_ascii_whitespace() => {}
@@ -59,7 +62,10 @@ pub(crate) fn split_statements(src: &str) -> Vec<Statement<'_>> {
         i += 1;
     }
     if let Some(s) = start {
-        out.push(Statement { offset: s, text: &src[s..] });
+        out.push(Statement {
+            offset: s,
+            text: &src[s..],
+        });
     }
     out
 }

@@ -38,39 +38,100 @@ pub fn inventory() -> Inventory {
     let classes = DataClassification::ALL;
     for v in 0..3 {
         let id = format!("vendor-{v}");
-        inv.vendors.insert(id.clone(), Vendor { id, name: format!("Vendor {v}"), auditability: 3, data_retention: 3, support_maturity: 3, score: 70, review_date: None });
+        inv.vendors.insert(
+            id.clone(),
+            Vendor {
+                id,
+                name: format!("Vendor {v}"),
+                auditability: 3,
+                data_retention: 3,
+                support_maturity: 3,
+                score: 70,
+                review_date: None,
+            },
+        );
     }
     for t in 0..TEAMS {
         let id = format!("team-{t}");
-        inv.teams.insert(id.clone(), Team { id, name: format!("Team {t}"), owner: Some(format!("p-{t}")), members: Vec::new(), stage: stages[t % 3] });
+        inv.teams.insert(
+            id.clone(),
+            Team {
+                id,
+                name: format!("Team {t}"),
+                owner: Some(format!("p-{t}")),
+                members: Vec::new(),
+                stage: stages[t % 3],
+            },
+        );
     }
     for p in 0..PEOPLE {
         let id = format!("p-{p}");
         let training_completed = (p % 10 != 0).then(|| "2026-01-01".to_owned());
-        inv.people.insert(id.clone(), Person { id, name: format!("Person {p}"), email: None, team: Some(format!("team-{}", p % TEAMS)), role: "developer".into(), training_completed });
+        inv.people.insert(
+            id.clone(),
+            Person {
+                id,
+                name: format!("Person {p}"),
+                email: None,
+                team: Some(format!("team-{}", p % TEAMS)),
+                role: "developer".into(),
+                training_completed,
+            },
+        );
     }
     for a in 0..APPS {
         let id = format!("app-{a}");
-        let repositories = (0..REPOS_PER_APP).map(|r| format!("org/app-{a}-r{r}")).collect();
-        inv.applications.insert(id.clone(), Application {
-            id,
-            name: format!("App {a}"),
-            owner: Some(model::Owner::Team(format!("team-{}", a % TEAMS))),
-            repositories,
-            classification: classes[a % 4],
-            compliance: if a % 5 == 0 { vec!["pci".into()] } else { Vec::new() },
-            environments: vec!["staging".into(), "production".into()],
-        });
+        let repositories = (0..REPOS_PER_APP)
+            .map(|r| format!("org/app-{a}-r{r}"))
+            .collect();
+        inv.applications.insert(
+            id.clone(),
+            Application {
+                id,
+                name: format!("App {a}"),
+                owner: Some(model::Owner::Team(format!("team-{}", a % TEAMS))),
+                repositories,
+                classification: classes[a % 4],
+                compliance: if a % 5 == 0 {
+                    vec!["pci".into()]
+                } else {
+                    Vec::new()
+                },
+                environments: vec!["staging".into(), "production".into()],
+            },
+        );
     }
     let statuses = [ToolStatus::Approved, ToolStatus::Pilot, ToolStatus::Denied];
     for t in 0..TOOLS {
         let id = format!("tool-{t}");
-        inv.tools.insert(id.clone(), AiTool { id, name: format!("Tool {t}"), vendor: format!("vendor-{}", t % 3), status: statuses[t % 3] });
+        inv.tools.insert(
+            id.clone(),
+            AiTool {
+                id,
+                name: format!("Tool {t}"),
+                vendor: format!("vendor-{}", t % 3),
+                status: statuses[t % 3],
+            },
+        );
     }
     for m in 0..MODELS {
         let id = format!("model-{m}");
-        let hosting = if m % 2 == 0 { Hosting::SelfHosted } else { Hosting::VendorCloud };
-        inv.models.insert(id.clone(), Model { id, provider: "p".into(), vendor: Some(format!("vendor-{}", m % 3)), hosting, retention_days: Some(0), zero_data_retention: m % 3 == 0 });
+        let hosting = if m % 2 == 0 {
+            Hosting::SelfHosted
+        } else {
+            Hosting::VendorCloud
+        };
+        inv.models.insert(
+            id.clone(),
+            Model {
+                id,
+                provider: "p".into(),
+                vendor: Some(format!("vendor-{}", m % 3)),
+                hosting,
+                retention_days: Some(0),
+                zero_data_retention: m % 3 == 0,
+            },
+        );
     }
     inv
 }
@@ -98,15 +159,29 @@ pub fn policies(n: usize) -> Vec<PolicySource> {
             let app = i % APPS;
             let team = i % TEAMS;
             match i % 4 {
-                0 => format!(r#"forbid (principal, action == Action::"SendPrompt", resource in Application::"app-{app}") unless {{ principal in Team::"team-{team}" }};"#),
-                1 => format!(r#"forbid (principal in Team::"team-{team}", action == Action::"SendPrompt", resource) when {{ context.model.hosting == Hosting::"vendor-cloud" && context.token_estimate > {} }};"#, 1000 + i),
-                2 => format!(r#"forbid (principal, action == Action::"MergeChange", resource in Application::"app-{app}") when {{ context.change.approvals < 2 }};"#),
-                _ => format!(r#"forbid (principal, action == Action::"Deploy", resource in Application::"app-{app}") unless {{ principal in Team::"team-{team}" }};"#),
+                0 => format!(
+                    r#"forbid (principal, action == Action::"SendPrompt", resource in Application::"app-{app}") unless {{ principal in Team::"team-{team}" }};"#
+                ),
+                1 => format!(
+                    r#"forbid (principal in Team::"team-{team}", action == Action::"SendPrompt", resource) when {{ context.model.hosting == Hosting::"vendor-cloud" && context.token_estimate > {} }};"#,
+                    1000 + i
+                ),
+                2 => format!(
+                    r#"forbid (principal, action == Action::"MergeChange", resource in Application::"app-{app}") when {{ context.change.approvals < 2 }};"#
+                ),
+                _ => format!(
+                    r#"forbid (principal, action == Action::"Deploy", resource in Application::"app-{app}") unless {{ principal in Team::"team-{team}" }};"#
+                ),
             }
         };
-        text.push_str(&format!("@id(\"p{i}\")\n@reason(\"synthetic policy {i}\")\n{body}\n\n"));
+        text.push_str(&format!(
+            "@id(\"p{i}\")\n@reason(\"synthetic policy {i}\")\n{body}\n\n"
+        ));
     }
-    vec![PolicySource { path: "policy/synthetic.cedar".into(), text }]
+    vec![PolicySource {
+        path: "policy/synthetic.cedar".into(),
+        text,
+    }]
 }
 
 /// Gateway requests from random people, repositories, tools and models.
@@ -118,7 +193,10 @@ pub fn prompt_requests(rng: &mut Rng, count: usize) -> Vec<DecisionRequest> {
             context: PromptContext {
                 tool: format!("tool-{}", rng.below(TOOLS)),
                 model: format!("model-{}", rng.below(MODELS)),
-                findings: FindingSummary { secrets: (rng.below(20) == 0) as u64, ..FindingSummary::default() },
+                findings: FindingSummary {
+                    secrets: (rng.below(20) == 0) as u64,
+                    ..FindingSummary::default()
+                },
                 token_estimate: rng.below(4000) as u64,
                 budget: Default::default(),
             },

@@ -8,7 +8,10 @@ use model::{
 use policy::{Engine, PolicySource, synth};
 
 fn engine(policies: &str) -> Engine {
-    let src = [PolicySource { path: "policy/test.cedar".into(), text: policies.into() }];
+    let src = [PolicySource {
+        path: "policy/test.cedar".into(),
+        text: policies.into(),
+    }];
     Engine::build(&synth::inventory(), &src, &[]).unwrap_or_else(|d| panic!("{d:#?}"))
 }
 
@@ -42,12 +45,23 @@ fn a_forbid_that_fails_to_evaluate_denies() {
     let e = engine(ERRORING_FORBID);
     let d = e.decide(&prompt("p-1", "org/app-1-r0", 2));
     assert_eq!(d.outcome, Outcome::Deny, "{d:#?}");
-    assert!(d.determining.is_empty(), "a permit must not be reported as determining a deny");
+    assert!(
+        d.determining.is_empty(),
+        "a permit must not be reported as determining a deny"
+    );
     assert_eq!(d.errors.len(), 1);
     assert_eq!(d.errors[0].policy_id, "overflowing-forbid");
     assert_eq!(d.errors[0].effect, Effect::Forbid);
-    assert!(d.errors[0].message.contains("overflow"), "{}", d.errors[0].message);
-    assert!(d.notes[0].contains("forbid policy `overflowing-forbid` failed to evaluate"), "{:?}", d.notes);
+    assert!(
+        d.errors[0].message.contains("overflow"),
+        "{}",
+        d.errors[0].message
+    );
+    assert!(
+        d.notes[0].contains("forbid policy `overflowing-forbid` failed to evaluate"),
+        "{:?}",
+        d.notes
+    );
     // The same policy without the error (token_estimate 1 → 1 * 2^62 > 0) forbids normally…
     let d = e.decide(&prompt("p-1", "org/app-1-r0", 1));
     assert_eq!(d.outcome, Outcome::Deny);
@@ -59,11 +73,24 @@ fn a_forbid_that_fails_to_evaluate_denies() {
 #[test]
 fn cedar_alone_would_let_the_erroring_request_through() {
     // Guards the test above: if Cedar itself ever failed closed, the guard would be untested.
-    use cedar_policy::{Authorizer, Context, Entities, EntityUid, PolicySet, Request, RestrictedExpression};
+    use cedar_policy::{
+        Authorizer, Context, Entities, EntityUid, PolicySet, Request, RestrictedExpression,
+    };
     let set = PolicySet::from_str(ERRORING_FORBID).unwrap();
-    let ctx = Context::from_pairs([("token_estimate".to_owned(), RestrictedExpression::new_long(2))]).unwrap();
+    let ctx = Context::from_pairs([(
+        "token_estimate".to_owned(),
+        RestrictedExpression::new_long(2),
+    )])
+    .unwrap();
     let uid = |s: &str| EntityUid::from_str(s).unwrap();
-    let req = Request::new(uid(r#"Person::"a""#), uid(r#"Action::"SendPrompt""#), uid(r#"Repository::"r""#), ctx, None).unwrap();
+    let req = Request::new(
+        uid(r#"Person::"a""#),
+        uid(r#"Action::"SendPrompt""#),
+        uid(r#"Repository::"r""#),
+        ctx,
+        None,
+    )
+    .unwrap();
     let resp = Authorizer::new().is_authorized(&req, &set, &Entities::empty());
     assert_eq!(resp.decision(), cedar_policy::Decision::Allow);
     assert_eq!(resp.diagnostics().errors().count(), 1);
@@ -98,15 +125,22 @@ fn unknown_principal_resource_and_context_entities_deny_with_a_reason() {
     if let DecisionRequest::SendPrompt { context, .. } = &mut req {
         context.model = "gpt-9".into();
     }
-    expect_test::expect!["unknown model `gpt-9`: not in the inventory"].assert_eq(&notes(&e.decide(&req)));
-    let deploy = DecisionRequest::Deploy { principal: "p-1".into(), resource: "app-1/prod".into(), context: DeployContext::default() };
+    expect_test::expect!["unknown model `gpt-9`: not in the inventory"]
+        .assert_eq(&notes(&e.decide(&req)));
+    let deploy = DecisionRequest::Deploy {
+        principal: "p-1".into(),
+        resource: "app-1/prod".into(),
+        context: DeployContext::default(),
+    };
     expect_test::expect!["unknown environment `app-1/prod`: this environment (`application/environment`) is not listed under any application in the inventory"]
         .assert_eq(&notes(&e.decide(&deploy)));
 }
 
 #[test]
 fn no_applicable_policy_is_a_default_deny() {
-    let e = engine(r#"@id("deploys") @reason("r") permit (principal, action == Action::"Deploy", resource);"#);
+    let e = engine(
+        r#"@id("deploys") @reason("r") permit (principal, action == Action::"Deploy", resource);"#,
+    );
     let d = e.decide(&prompt("p-1", "org/app-1-r0", 0));
     assert_eq!(notes(&d), "no policy permits this request (default deny)");
 }
@@ -118,31 +152,58 @@ fn slicing_gives_the_same_decisions_as_the_whole_set() {
     let mut requests = synth::prompt_requests(&mut rng, 3000);
     for i in 0..500 {
         let app = rng.below(synth::APPS);
-        let change = model::ChangeFacts { approvals: (i % 3) as u64, tests_passed: i % 4 != 0, ..Default::default() };
+        let change = model::ChangeFacts {
+            approvals: (i % 3) as u64,
+            tests_passed: i % 4 != 0,
+            ..Default::default()
+        };
         requests.push(DecisionRequest::MergeChange {
             principal: format!("p-{}", rng.below(synth::PEOPLE)),
             resource: format!("org/app-{app}-r0"),
-            context: MergeContext { change: change.clone() },
+            context: MergeContext {
+                change: change.clone(),
+            },
         });
         requests.push(DecisionRequest::Deploy {
             principal: format!("p-{}", rng.below(synth::PEOPLE)),
             resource: format!("app-{app}/production"),
-            context: DeployContext { change, authorized: i % 2 == 0, break_glass: false },
+            context: DeployContext {
+                change,
+                authorized: i % 2 == 0,
+                break_glass: false,
+            },
         });
     }
     let (mut allows, mut denies) = (0, 0);
     for r in &requests {
         let sliced = e.decide(r);
         assert_eq!(sliced, e.decide_unsliced(r), "{r:?}");
-        if sliced.is_allowed() { allows += 1 } else { denies += 1 }
+        if sliced.is_allowed() {
+            allows += 1
+        } else {
+            denies += 1
+        }
     }
     // The workload exercises both outcomes, so equality means something.
-    assert!(allows > 300 && denies > 300, "allows {allows}, denies {denies}");
+    assert!(
+        allows > 300 && denies > 300,
+        "allows {allows}, denies {denies}"
+    );
 }
 
 #[test]
 fn policies_report_id_effect_reason_and_location() {
-    let e = engine("// header\n\n@id(\"a\")\n@reason(\"because\")\nforbid (principal, action, resource);\n");
+    let e = engine(
+        "// header\n\n@id(\"a\")\n@reason(\"because\")\nforbid (principal, action, resource);\n",
+    );
     let p = &e.policies()[0];
-    assert_eq!((p.id.as_str(), p.effect, p.reason.as_str(), p.location.to_string().as_str()), ("a", Effect::Forbid, "because", "policy/test.cedar:3:1"));
+    assert_eq!(
+        (
+            p.id.as_str(),
+            p.effect,
+            p.reason.as_str(),
+            p.location.to_string().as_str()
+        ),
+        ("a", Effect::Forbid, "because", "policy/test.cedar:3:1")
+    );
 }

@@ -1,10 +1,19 @@
 //! Persistence: small query traits per area, implemented by an embedded SQLite backend and a
 //! PostgreSQL backend. Versioned migrations run at open; a newer database is refused.
 
+mod migrations;
+mod postgres;
+mod sqlite;
+
+use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
 
-use time::OffsetDateTime;
+use time::{OffsetDateTime, UtcOffset};
+
+pub use migrations::LATEST_SCHEMA_VERSION;
 
 /// Where the data lives.
 #[derive(Debug, Clone)]
@@ -13,43 +22,183 @@ pub enum StoreConfig {
     Sqlite { path: PathBuf },
     /// `postgres://user@host:port/db` without a password; the password comes separately, already
     /// resolved from its `env:`/`file:` reference.
-    Postgres { url: String, password: Option<String> },
+    Postgres {
+        url: String,
+        password: Option<String>,
+    },
+}
+
+/// Human-readable description for logs; never contains a password.
+impl fmt::Display for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreConfig::Sqlite { path } => write!(f, "sqlite `{}`", path.display()),
+            StoreConfig::Postgres { url, .. } => match postgres::describe_url(url) {
+                Some(target) => write!(f, "postgres `{target}`"),
+                None => f.write_str("postgres (invalid connection string)"),
+            },
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database schema version {found} is newer than this aigov supports ({supported}); upgrade aigov, or point it at another database")]
+    #[error(
+        "database schema version {found} is newer than this aigov supports ({supported}); upgrade aigov, or point it at another database"
+    )]
     SchemaTooNew { found: u32, supported: u32 },
     #[error("{0}")]
     Other(String),
+    /// A uniqueness rule was violated, e.g. an active token with that name exists already.
+    #[error("{what} `{name}` already exists")]
+    Duplicate { what: &'static str, name: String },
+    /// The SQLite file could not be opened or set up (WAL, pragmas).
+    #[error("cannot open SQLite database `{}`: {message}", path.display())]
+    SqliteOpen { path: PathBuf, message: String },
+    /// Any other SQLite failure.
+    #[error("sqlite: {0}")]
+    Sqlite(rusqlite::Error),
+    /// The PostgreSQL connection string could not be parsed (the string itself is not echoed,
+    /// since it might contain a password).
+    #[error("invalid PostgreSQL connection string: {0}")]
+    PostgresConfig(String),
+    /// The PostgreSQL server could not be reached or refused the login. `target` is host, port,
+    /// database and user; never the password.
+    #[error("cannot connect to PostgreSQL at {target}: {message}")]
+    PostgresConnect { target: String, message: String },
+    /// Any other PostgreSQL failure (the message includes the server's error text).
+    #[error("postgres: {}", postgres::error_chain(.0))]
+    Postgres(tokio_postgres::Error),
+    /// A migration failed; the database stays at the previous version.
+    #[error("migration {version} (`{name}`) failed: {message}")]
+    Migration {
+        version: u32,
+        name: &'static str,
+        message: String,
+    },
+    /// A stored value could not be decoded (e.g. unknown token kind, malformed timestamp).
+    #[error("invalid data in the database: {0}")]
+    InvalidData(String),
+    /// A background database task failed (panicked or was cancelled).
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e)
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        StoreError::Postgres(e)
+    }
+}
+
+enum Backend {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
 }
 
 /// Handle to the store; clone freely.
-#[derive(Clone, Debug)]
-pub struct Store {}
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Backend>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &*self.inner {
+            Backend::Sqlite(s) => f
+                .debug_struct("Store")
+                .field("backend", &"sqlite")
+                .field("path", &s.path())
+                .finish(),
+            Backend::Postgres(p) => f
+                .debug_struct("Store")
+                .field("backend", &"postgres")
+                .field("target", &p.target())
+                .finish(),
+        }
+    }
+}
 
 impl Store {
     /// Opens (creating if needed) and migrates.
-    pub async fn open(_config: &StoreConfig) -> Result<Store, StoreError> {
-        unimplemented!()
+    pub async fn open(config: &StoreConfig) -> Result<Store, StoreError> {
+        let backend = match config {
+            StoreConfig::Sqlite { path } => Backend::Sqlite(sqlite::SqliteStore::open(path).await?),
+            StoreConfig::Postgres { url, password } => {
+                Backend::Postgres(postgres::PgStore::open(url, password.as_deref()).await?)
+            }
+        };
+        Ok(Store {
+            inner: Arc::new(backend),
+        })
     }
     /// `"sqlite"` or `"postgres"`.
     pub fn backend(&self) -> &'static str {
-        unimplemented!()
+        match &*self.inner {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
     }
     /// A cheap round trip, for `/readyz`.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        unimplemented!()
+        match &*self.inner {
+            Backend::Sqlite(s) => s.ping().await,
+            Backend::Postgres(p) => p.ping().await,
+        }
     }
+    /// Highest applied migration version.
     pub async fn schema_version(&self) -> Result<u32, StoreError> {
-        unimplemented!()
+        match &*self.inner {
+            Backend::Sqlite(s) => s.schema_version().await,
+            Backend::Postgres(p) => p.schema_version().await,
+        }
     }
+}
+
+/// Converts to UTC and drops sub-microsecond precision: what both backends store, so a value
+/// read back compares equal to the value written.
+pub fn normalize_time(t: OffsetDateTime) -> OffsetDateTime {
+    let t = t.to_offset(UtcOffset::UTC);
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(t)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
     /// Full access to the API and dashboard.
     Admin,
+}
+
+impl TokenKind {
+    /// The stored spelling, e.g. `admin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for TokenKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TokenKind {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "admin" => Ok(TokenKind::Admin),
+            other => Err(StoreError::InvalidData(format!(
+                "unknown token kind `{other}`"
+            ))),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -71,9 +220,15 @@ pub struct TokenRecord {
 }
 
 pub trait TokenStore {
-    fn insert_token(&self, token: NewToken) -> impl Future<Output = Result<TokenRecord, StoreError>> + Send;
+    fn insert_token(
+        &self,
+        token: NewToken,
+    ) -> impl Future<Output = Result<TokenRecord, StoreError>> + Send;
     /// Only tokens that are not revoked.
-    fn active_token_by_hash(&self, hash: &str) -> impl Future<Output = Result<Option<TokenRecord>, StoreError>> + Send;
+    fn active_token_by_hash(
+        &self,
+        hash: &str,
+    ) -> impl Future<Output = Result<Option<TokenRecord>, StoreError>> + Send;
     fn list_tokens(&self) -> impl Future<Output = Result<Vec<TokenRecord>, StoreError>> + Send;
     /// Returns whether an active token of that name existed.
     fn revoke_token(&self, name: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
@@ -116,7 +271,66 @@ pub struct EventQuery {
     pub limit: u32,
 }
 
+impl EventQuery {
+    /// The limit to apply (`0` means 100).
+    pub fn effective_limit(&self) -> u32 {
+        if self.limit == 0 { 100 } else { self.limit }
+    }
+}
+
 pub trait EventStore {
-    fn append_event(&self, event: NewEvent) -> impl Future<Output = Result<EventRecord, StoreError>> + Send;
-    fn list_events(&self, query: EventQuery) -> impl Future<Output = Result<Vec<EventRecord>, StoreError>> + Send;
+    fn append_event(
+        &self,
+        event: NewEvent,
+    ) -> impl Future<Output = Result<EventRecord, StoreError>> + Send;
+    fn list_events(
+        &self,
+        query: EventQuery,
+    ) -> impl Future<Output = Result<Vec<EventRecord>, StoreError>> + Send;
+}
+
+impl TokenStore for Store {
+    async fn insert_token(&self, token: NewToken) -> Result<TokenRecord, StoreError> {
+        match &*self.inner {
+            Backend::Sqlite(s) => s.insert_token(token).await,
+            Backend::Postgres(p) => p.insert_token(token).await,
+        }
+    }
+
+    async fn active_token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        match &*self.inner {
+            Backend::Sqlite(s) => s.active_token_by_hash(hash).await,
+            Backend::Postgres(p) => p.active_token_by_hash(hash).await,
+        }
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        match &*self.inner {
+            Backend::Sqlite(s) => s.list_tokens().await,
+            Backend::Postgres(p) => p.list_tokens().await,
+        }
+    }
+
+    async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
+        match &*self.inner {
+            Backend::Sqlite(s) => s.revoke_token(name).await,
+            Backend::Postgres(p) => p.revoke_token(name).await,
+        }
+    }
+}
+
+impl EventStore for Store {
+    async fn append_event(&self, event: NewEvent) -> Result<EventRecord, StoreError> {
+        match &*self.inner {
+            Backend::Sqlite(s) => s.append_event(event).await,
+            Backend::Postgres(p) => p.append_event(event).await,
+        }
+    }
+
+    async fn list_events(&self, query: EventQuery) -> Result<Vec<EventRecord>, StoreError> {
+        match &*self.inner {
+            Backend::Sqlite(s) => s.list_events(query).await,
+            Backend::Postgres(p) => p.list_events(query).await,
+        }
+    }
 }

@@ -1,0 +1,123 @@
+//! The versioned schema migrations compiled into the binary, one SQL script per backend.
+//!
+//! Rules: append only (never edit a released migration), versions strictly increasing from 1,
+//! each migration runs in its own transaction and is recorded in `schema_migrations`.
+
+/// One schema change.
+pub(crate) struct Migration {
+    pub version: u32,
+    pub name: &'static str,
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
+/// Bootstrap for the bookkeeping table itself (idempotent).
+pub(crate) const SQLITE_BOOTSTRAP: &str = "
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+) STRICT;
+";
+
+pub(crate) const POSTGRES_BOOTSTRAP: &str = "
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    integer PRIMARY KEY,
+    name       text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+";
+
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "tokens and events",
+    sqlite: "
+CREATE TABLE api_tokens (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    hash       TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT,
+    CONSTRAINT api_tokens_hash_key UNIQUE (hash)
+) STRICT;
+-- A name is unique among active tokens; a revoked token's name can be reused.
+CREATE UNIQUE INDEX api_tokens_active_name_key ON api_tokens (name) WHERE revoked_at IS NULL;
+
+-- `id` is a rowid alias assigned max(id)+1 by the single writer: gap-free and commit-ordered
+-- (rows are never deleted). `at` is UTC RFC 3339 with exactly 6 fractional digits, so text order
+-- is time order.
+CREATE TABLE events (
+    id      INTEGER PRIMARY KEY,
+    kind    TEXT NOT NULL,
+    actor   TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    at      TEXT NOT NULL,
+    payload TEXT NOT NULL CHECK (json_valid(payload))
+) STRICT;
+CREATE INDEX events_kind_id ON events (kind, id);
+CREATE INDEX events_actor_id ON events (actor, id);
+CREATE INDEX events_at ON events (at);
+",
+    postgres: "
+CREATE TABLE api_tokens (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name       text NOT NULL,
+    kind       text NOT NULL,
+    hash       text NOT NULL,
+    created_at timestamptz NOT NULL,
+    revoked_at timestamptz,
+    CONSTRAINT api_tokens_hash_key UNIQUE (hash)
+);
+-- A name is unique among active tokens; a revoked token's name can be reused.
+CREATE UNIQUE INDEX api_tokens_active_name_key ON api_tokens (name) WHERE revoked_at IS NULL;
+
+-- `id` is assigned by the store as max(id)+1 while holding an EXCLUSIVE lock on the table (see
+-- postgres.rs): gap-free and in commit order, so paging with `id > after_id` never skips a row.
+CREATE TABLE events (
+    id      bigint PRIMARY KEY CHECK (id > 0),
+    kind    text NOT NULL,
+    actor   text NOT NULL,
+    subject text NOT NULL,
+    outcome text NOT NULL,
+    at      timestamptz NOT NULL,
+    payload jsonb NOT NULL
+);
+CREATE INDEX events_kind_id ON events (kind, id);
+CREATE INDEX events_actor_id ON events (actor, id);
+CREATE INDEX events_at ON events (at);
+",
+}];
+
+/// The schema version this build creates and understands.
+pub const LATEST_SCHEMA_VERSION: u32 = latest();
+
+const fn latest() -> u32 {
+    let mut i = 0;
+    let mut max = 0;
+    while i < MIGRATIONS.len() {
+        // Compile-time check that versions strictly increase.
+        assert!(
+            MIGRATIONS[i].version > max,
+            "migration versions must increase"
+        );
+        max = MIGRATIONS[i].version;
+        i += 1;
+    }
+    max
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_start_at_one_and_are_contiguous() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version as usize, i + 1, "migration `{}`", m.name);
+            assert!(!m.sqlite.trim().is_empty() && !m.postgres.trim().is_empty());
+        }
+        assert_eq!(LATEST_SCHEMA_VERSION as usize, MIGRATIONS.len());
+    }
+}

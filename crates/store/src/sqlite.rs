@@ -1,0 +1,433 @@
+//! Embedded SQLite backend: one file in WAL mode, one writer connection behind a mutex plus a few
+//! reader connections; every call runs on tokio's blocking pool.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+use crate::migrations::{LATEST_SCHEMA_VERSION, MIGRATIONS, SQLITE_BOOTSTRAP};
+use crate::{
+    EventQuery, EventRecord, NewEvent, NewToken, StoreError, TokenKind, TokenRecord, normalize_time,
+};
+
+/// Number of read-only connections (WAL lets them read while the writer writes).
+const READERS: usize = 4;
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Fixed-width UTC timestamp: text order equals time order.
+const TS_FORMAT: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+
+struct Shared {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+#[derive(Clone)]
+pub(crate) struct SqliteStore {
+    shared: Arc<Shared>,
+}
+
+fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panic while holding the lock rolls back any open transaction (Transaction's Drop), so
+    // the connection is still usable.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Shared {
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        for m in &self.readers {
+            if let Ok(guard) = m.try_lock() {
+                return guard;
+            }
+        }
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        lock(&self.readers[i])
+    }
+}
+
+async fn blocking<R, F>(f: F) -> Result<R, StoreError>
+where
+    F: FnOnce() -> Result<R, StoreError> + Send + 'static,
+    R: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+}
+
+pub(crate) fn format_time(t: OffsetDateTime) -> Result<String, StoreError> {
+    normalize_time(t)
+        .format(TS_FORMAT)
+        .map_err(|e| StoreError::InvalidData(format!("cannot format timestamp {t}: {e}")))
+}
+
+pub(crate) fn parse_time(s: &str) -> Result<OffsetDateTime, StoreError> {
+    if let Ok(t) = PrimitiveDateTime::parse(s, TS_FORMAT) {
+        return Ok(t.assume_utc());
+    }
+    // Lenient fallback for rows written by hand or by SQL functions.
+    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(normalize_time)
+        .map_err(|e| StoreError::InvalidData(format!("malformed timestamp `{s}`: {e}")))
+}
+
+fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(conn)
+}
+
+fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let open_err = |e: rusqlite::Error| StoreError::SqliteOpen {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let conn = open_connection(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(open_err)?;
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .map_err(open_err)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::SqliteOpen {
+            path: path.to_path_buf(),
+            message: format!("cannot enable WAL mode (journal mode is `{mode}`)"),
+        });
+    }
+    Ok(conn)
+}
+
+fn current_version(conn: &Connection) -> Result<u32, StoreError> {
+    let v: i64 = conn.query_row(
+        "SELECT coalesce(max(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
+    u32::try_from(v)
+        .map_err(|_| StoreError::InvalidData(format!("schema version {v} out of range")))
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch(SQLITE_BOOTSTRAP)?;
+    let found = current_version(conn)?;
+    if found > LATEST_SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: LATEST_SCHEMA_VERSION,
+        });
+    }
+    for m in MIGRATIONS.iter().filter(|m| m.version > found) {
+        let fail = |message: String| StoreError::Migration {
+            version: m.version,
+            name: m.name,
+            message,
+        };
+        // IMMEDIATE takes the write lock up front, so another process opening the same file
+        // waits here (busy_timeout) and then sees the migration as done.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| fail(e.to_string()))?;
+        let now = current_version(&tx)?;
+        if now > LATEST_SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew {
+                found: now,
+                supported: LATEST_SCHEMA_VERSION,
+            });
+        }
+        if now >= m.version {
+            continue;
+        }
+        tx.execute_batch(m.sqlite)
+            .map_err(|e| fail(e.to_string()))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            params![m.version, m.name, format_time(OffsetDateTime::now_utc())?],
+        )
+        .map_err(|e| fail(e.to_string()))?;
+        tx.commit().map_err(|e| fail(e.to_string()))?;
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            "applied sqlite migration"
+        );
+    }
+    Ok(())
+}
+
+fn token_from_row(row: &Row<'_>) -> Result<TokenRecord, StoreError> {
+    let kind: String = row.get(2)?;
+    let created_at: String = row.get(4)?;
+    let revoked_at: Option<String> = row.get(5)?;
+    Ok(TokenRecord {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        kind: kind.parse::<TokenKind>()?,
+        hash: row.get(3)?,
+        created_at: parse_time(&created_at)?,
+        revoked_at: revoked_at.as_deref().map(parse_time).transpose()?,
+    })
+}
+
+fn event_from_row(row: &Row<'_>) -> Result<EventRecord, StoreError> {
+    let at: String = row.get(5)?;
+    let payload: String = row.get(6)?;
+    Ok(EventRecord {
+        id: row.get(0)?,
+        kind: row.get(1)?,
+        actor: row.get(2)?,
+        subject: row.get(3)?,
+        outcome: row.get(4)?,
+        at: parse_time(&at)?,
+        payload: serde_json::from_str(&payload)
+            .map_err(|e| StoreError::InvalidData(format!("malformed event payload: {e}")))?,
+    })
+}
+
+const TOKEN_COLUMNS: &str = "id, name, kind, hash, created_at, revoked_at";
+const EVENT_COLUMNS: &str = "id, kind, actor, subject, outcome, at, payload";
+
+fn is_unique_violation(e: &rusqlite::Error) -> Option<&str> {
+    match e {
+        rusqlite::Error::SqliteFailure(err, msg)
+            if err.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || err.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
+            Some(msg.as_deref().unwrap_or(""))
+        }
+        _ => None,
+    }
+}
+
+impl SqliteStore {
+    pub(crate) async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let path = path.to_path_buf();
+        blocking(move || {
+            let mut writer = open_writer(&path)?;
+            migrate(&mut writer)?;
+            let mut readers = Vec::with_capacity(READERS);
+            for _ in 0..READERS {
+                let conn = open_connection(
+                    &path,
+                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .and_then(|c| {
+                    c.pragma_update(None, "query_only", "ON")?;
+                    Ok(c)
+                })
+                .map_err(|e| StoreError::SqliteOpen {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+                readers.push(Mutex::new(conn));
+            }
+            tracing::debug!(path = %path.display(), "opened sqlite store");
+            Ok(SqliteStore {
+                shared: Arc::new(Shared {
+                    path,
+                    writer: Mutex::new(writer),
+                    readers,
+                    next_reader: AtomicUsize::new(0),
+                }),
+            })
+        })
+        .await
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.shared.path
+    }
+
+    async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let shared = self.shared.clone();
+        blocking(move || f(&shared.reader())).await
+    }
+
+    async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let shared = self.shared.clone();
+        blocking(move || f(&mut lock(&shared.writer))).await
+    }
+
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| {
+            c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn schema_version(&self) -> Result<u32, StoreError> {
+        self.read(current_version).await
+    }
+
+    pub(crate) async fn insert_token(&self, token: NewToken) -> Result<TokenRecord, StoreError> {
+        let created_at = normalize_time(OffsetDateTime::now_utc());
+        let created_text = format_time(created_at)?;
+        self.write(move |c| {
+            let res = c.execute(
+                "INSERT INTO api_tokens (name, kind, hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![token.name, token.kind.as_str(), token.hash, created_text],
+            );
+            match res {
+                Ok(_) => Ok(TokenRecord {
+                    id: c.last_insert_rowid(),
+                    name: token.name,
+                    kind: token.kind,
+                    hash: token.hash,
+                    created_at,
+                    revoked_at: None,
+                }),
+                Err(e) => Err(match is_unique_violation(&e) {
+                    Some(msg) if msg.contains("hash") => StoreError::Duplicate {
+                        what: "token hash",
+                        name: token.hash,
+                    },
+                    Some(_) => StoreError::Duplicate {
+                        what: "token",
+                        name: token.name,
+                    },
+                    None => e.into(),
+                }),
+            }
+        })
+        .await
+    }
+
+    pub(crate) async fn active_token_by_hash(
+        &self,
+        hash: &str,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        let hash = hash.to_owned();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE hash = ?1 AND revoked_at IS NULL"
+            ))?;
+            stmt.query_row([&hash], |row| Ok(token_from_row(row)))
+                .optional()?
+                .transpose()
+        })
+        .await
+    }
+
+    pub(crate) async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY id"
+            ))?;
+            let mut rows = stmt.query([])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(token_from_row(row)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(crate) async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
+        let name = name.to_owned();
+        let now = format_time(OffsetDateTime::now_utc())?;
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE api_tokens SET revoked_at = ?1 WHERE name = ?2 AND revoked_at IS NULL",
+                params![now, name],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    pub(crate) async fn append_event(&self, event: NewEvent) -> Result<EventRecord, StoreError> {
+        let at = normalize_time(event.at);
+        let at_text = format_time(at)?;
+        let payload_text = serde_json::to_string(&event.payload)
+            .map_err(|e| StoreError::InvalidData(format!("cannot encode event payload: {e}")))?;
+        self.write(move |c| {
+            // Single writer + rowid alias without AUTOINCREMENT: id = max(id) + 1, gap-free.
+            let mut stmt = c.prepare_cached(
+                "INSERT INTO events (kind, actor, subject, outcome, at, payload)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+            )?;
+            let id: i64 = stmt.query_row(
+                params![
+                    event.kind,
+                    event.actor,
+                    event.subject,
+                    event.outcome,
+                    at_text,
+                    payload_text
+                ],
+                |r| r.get(0),
+            )?;
+            Ok(EventRecord {
+                id,
+                kind: event.kind,
+                actor: event.actor,
+                subject: event.subject,
+                outcome: event.outcome,
+                at,
+                payload: event.payload,
+            })
+        })
+        .await
+    }
+
+    pub(crate) async fn list_events(
+        &self,
+        query: EventQuery,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE 1 = 1");
+        let mut args: Vec<Value> = Vec::new();
+        if let Some(kind) = query.kind.clone() {
+            args.push(Value::Text(kind));
+            sql.push_str(&format!(" AND kind = ?{}", args.len()));
+        }
+        if let Some(actor) = query.actor.clone() {
+            args.push(Value::Text(actor));
+            sql.push_str(&format!(" AND actor = ?{}", args.len()));
+        }
+        if let Some(since) = query.since {
+            args.push(Value::Text(format_time(since)?));
+            sql.push_str(&format!(" AND at >= ?{}", args.len()));
+        }
+        if let Some(after) = query.after_id {
+            args.push(Value::Integer(after));
+            sql.push_str(&format!(" AND id > ?{}", args.len()));
+        }
+        args.push(Value::Integer(i64::from(query.effective_limit())));
+        sql.push_str(&format!(" ORDER BY id LIMIT ?{}", args.len()));
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(event_from_row(row)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+}

@@ -1,0 +1,11 @@
+//! The store's one integration test binary: every test runs the same assertions against each
+//! backend (SQLite always; PostgreSQL when `AIGOV_TEST_POSTGRES_URL` is set).
+
+#[path = "store/common.rs"]
+mod common;
+#[path = "store/events.rs"]
+mod events;
+#[path = "store/schema.rs"]
+mod schema;
+#[path = "store/tokens.rs"]
+mod tokens;
