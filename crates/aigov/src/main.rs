@@ -1,1 +1,224 @@
-fn main() {}
+//! The `aigov` binary: command-line parsing, dispatch, and the mapping of outcomes to exit codes.
+
+mod policy;
+mod serve;
+mod token;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Every exit code the binary uses.
+pub mod exit {
+    /// Success: valid bundle, all tests passed, decision allowed, server stopped cleanly.
+    pub const OK: u8 = 0;
+    /// A negative answer: invalid bundle, failed tests, denied decision, unknown token.
+    pub const FAILURE: u8 = 1;
+    /// The tool itself could not do its job: bad arguments, unreadable files, database errors.
+    pub const TOOL_ERROR: u8 = 2;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "aigov",
+    version,
+    about = "Self-hosted governance for AI-assisted development"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: API, dashboard, bundle hot reload.
+    Serve(ServeArgs),
+    /// Manage admin tokens for the API and dashboard.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Check, test and query a governance bundle without a server.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+/// Where the configuration and data are; shared by `serve` and `token`.
+#[derive(Debug, Args)]
+struct StoreArgs {
+    /// Config file [env: AIGOV_CONFIG] [default: aigov.toml, if it exists]
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory for the SQLite database, the default bundle and the initial token
+    /// [env: AIGOV_DATA_DIR] [default: aigov-data]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Address to listen on [env: AIGOV_LISTEN] [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Governance bundle directory [env: AIGOV_BUNDLE] [default: <data-dir>/bundle]
+    #[arg(long, value_name = "DIR")]
+    bundle: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create an admin token and print it once.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List tokens (never the tokens themselves).
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke the active token with this name.
+    Revoke {
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Validate a bundle: exit 0 valid, 1 invalid, 2 tool failure.
+    Validate {
+        bundle: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
+    /// Run the bundle's policy tests: exit 0 all pass, 1 any fail (or invalid bundle), 2 tool failure.
+    Test {
+        bundle: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
+    /// Decide one request and explain why: exit 0 allow, 1 deny, 2 error.
+    Explain {
+        bundle: PathBuf,
+        /// Person id, e.g. `alice`.
+        #[arg(long)]
+        principal: String,
+        /// `SendPrompt`, `MergeChange` or `Deploy`.
+        #[arg(long)]
+        action: String,
+        /// Repository (`acme/web`) or environment (`payments/production`).
+        #[arg(long)]
+        resource: String,
+        /// The action's context as a JSON object, e.g. `{"tool":"claude-code","model":"gpt-4o"}`.
+        #[arg(long, value_name = "JSON")]
+        context: Option<String>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {}", error_chain(&e));
+            ExitCode::from(exit::TOOL_ERROR)
+        }
+    }
+}
+
+/// The error and its causes, `: `-separated, skipping causes a message already includes.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let message = cause.to_string();
+        if !out.contains(&message) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&message);
+        }
+    }
+    out
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Token(command) => token::run(command),
+        Command::Policy(PolicyCommand::Validate { bundle, format }) => {
+            policy::validate(&bundle, format)
+        }
+        Command::Policy(PolicyCommand::Test { bundle, format }) => policy::test(&bundle, format),
+        Command::Policy(PolicyCommand::Explain {
+            bundle,
+            principal,
+            action,
+            resource,
+            context,
+            format,
+        }) => policy::explain(
+            &bundle,
+            &principal,
+            &action,
+            &resource,
+            context.as_deref(),
+            format,
+        ),
+    }
+}
+
+impl StoreArgs {
+    fn flags(&self) -> config::Flags {
+        config::Flags {
+            config: self.config.clone(),
+            data_dir: self.data_dir.clone(),
+            ..config::Flags::default()
+        }
+    }
+}
+
+/// The store settings of a validated config.
+fn store_config(config: &config::Config) -> store::StoreConfig {
+    match &config.database {
+        config::Database::Sqlite { path } => store::StoreConfig::Sqlite { path: path.clone() },
+        config::Database::Postgres { url, password } => store::StoreConfig::Postgres {
+            url: url.clone(),
+            password: password.as_ref().map(|p| p.expose().to_owned()),
+        },
+    }
+}
+
+/// Opens the configured store, creating the SQLite file's directory if needed.
+async fn open_store(config: &config::Config) -> anyhow::Result<store::Store> {
+    use anyhow::Context as _;
+    if let config::Database::Sqlite { path } = &config.database
+        && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create directory `{}`", parent.display()))?;
+    }
+    let store_config = store_config(config);
+    store::Store::open(&store_config)
+        .await
+        .with_context(|| format!("cannot open the database ({store_config})"))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

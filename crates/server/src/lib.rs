@@ -1,1 +1,198 @@
-//! placeholder
+//! aigov's HTTP server: JSON API v1, the server-rendered dashboard, health probes, admin-token
+//! auth and bundle hot reload. The only crate that knows HTTP.
+
+mod api;
+mod auth;
+mod error;
+mod pages;
+mod reload;
+mod request;
+pub mod token;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use bundle::{Bundle, LoadError};
+use model::{Decision, DecisionRequest};
+use store::{EventStore, NewEvent, Store, StoreError};
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use error::AppError;
+pub use pages::html_escape;
+pub use request::{decision_request_from_value, parse_decision_request};
+
+/// A valid bundle in service, with what is needed to notice it changed.
+#[derive(Debug)]
+pub struct LoadedBundle {
+    pub bundle: Bundle,
+    /// [`bundle::fingerprint`] taken just before the bundle was read.
+    pub fingerprint: u64,
+    pub loaded_at: OffsetDateTime,
+}
+
+/// Fingerprints and loads the bundle at `path` on the blocking pool.
+pub async fn load_bundle(path: &Path) -> Result<LoadedBundle, LoadError> {
+    let path = path.to_owned();
+    let joined = tokio::task::spawn_blocking(move || {
+        let fingerprint = bundle::fingerprint(&path).map_err(|source| LoadError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let bundle = bundle::load(&path)?;
+        Ok(LoadedBundle {
+            bundle,
+            fingerprint,
+            loaded_at: OffsetDateTime::now_utc(),
+        })
+    })
+    .await;
+    match joined {
+        Ok(result) => result,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// Shared state of every handler and the reload task.
+#[derive(Debug)]
+pub struct AppState {
+    store: Store,
+    bundle: ArcSwap<LoadedBundle>,
+    bundle_path: PathBuf,
+    reload_interval: Duration,
+}
+
+impl AppState {
+    pub fn new(
+        store: Store,
+        bundle: LoadedBundle,
+        bundle_path: PathBuf,
+        reload_interval: Duration,
+    ) -> Arc<AppState> {
+        Arc::new(AppState {
+            store,
+            bundle: ArcSwap::from_pointee(bundle),
+            bundle_path,
+            reload_interval,
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The bundle in service right now.
+    pub fn bundle(&self) -> Arc<LoadedBundle> {
+        self.bundle.load_full()
+    }
+
+    pub fn bundle_path(&self) -> &Path {
+        &self.bundle_path
+    }
+
+    /// Decides with the bundle in service and records the decision as a `policy.decision` event.
+    /// A decision that cannot be recorded is an error: every decision must be auditable.
+    pub async fn decide(
+        &self,
+        actor: &str,
+        request: &DecisionRequest,
+    ) -> Result<Decision, StoreError> {
+        let loaded = self.bundle();
+        let decision = loaded.bundle.engine.decide(request);
+        let outcome = if decision.is_allowed() {
+            "allow"
+        } else {
+            "deny"
+        };
+        self.store
+            .append_event(NewEvent {
+                kind: "policy.decision".to_owned(),
+                actor: actor.to_owned(),
+                subject: request.resource().to_owned(),
+                outcome: outcome.to_owned(),
+                at: OffsetDateTime::now_utc(),
+                payload: serde_json::json!({
+                    "request": request,
+                    "decision": decision,
+                    "bundle_digest": loaded.bundle.digest,
+                }),
+            })
+            .await?;
+        Ok(decision)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("http server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The router with every route, for [`serve`] (and tests that want to drive it directly).
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz))
+        .route("/api/v1/inventory", get(api::inventory))
+        .route("/api/v1/inventory/{kind}", get(api::inventory_kind))
+        .route("/api/v1/policies", get(api::policies))
+        .route("/api/v1/bundle", get(api::bundle))
+        .route("/api/v1/decide", post(api::decide))
+        .route("/", get(pages::dashboard))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .fallback(api::not_found)
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+/// Serves on `listener` until `shutdown` completes, then stops accepting, lets in-flight
+/// requests finish, stops the bundle reload task and returns.
+pub async fn serve(
+    state: Arc<AppState>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    reload::record_loaded(&state, &state.bundle(), "startup").await;
+    let (stop_tx, stop_rx) = watch::channel(());
+    let reloader = tokio::spawn(reload::run(state.clone(), stop_rx));
+    let result = axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            drop(stop_tx);
+        })
+        .await;
+    // Dropping the sender (here at the latest, if serving failed) stops the reload task.
+    if let Err(e) = reloader.await
+        && e.is_panic()
+    {
+        std::panic::resume_unwind(e.into_panic());
+    }
+    result.map_err(ServerError::Io)
+}
+
+/// One log line per request: method, path, status, duration. Never headers (tokens live there).
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let millis = started.elapsed().as_secs_f64() * 1000.0;
+    if path == "/healthz" || path == "/readyz" {
+        tracing::debug!(%method, %path, status, millis, "request");
+    } else {
+        tracing::info!(%method, %path, status, millis, "request");
+    }
+    response
+}

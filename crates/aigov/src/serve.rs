@@ -1,0 +1,179 @@
+//! `aigov serve`: config, logging, first-start setup (example bundle, initial admin token),
+//! then the HTTP server until SIGTERM/SIGINT.
+
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use store::{NewToken, Store, TokenKind, TokenStore};
+use tracing_subscriber::EnvFilter;
+
+use crate::{ServeArgs, exit};
+
+/// Name of the token created when the store has no active admin token.
+const INITIAL_ADMIN: &str = "initial-admin";
+/// File in the data directory that receives the initial admin token.
+const INITIAL_ADMIN_FILE: &str = "initial-admin-token";
+
+pub(crate) fn run(args: ServeArgs) -> anyhow::Result<u8> {
+    let flags = config::Flags {
+        listen: args.listen,
+        bundle: args.bundle,
+        ..args.store.flags()
+    };
+    let config = config::load(&flags)?;
+    init_logging(&config.log)?;
+    crate::runtime()?.block_on(serve(config))?;
+    Ok(exit::OK)
+}
+
+pub(crate) fn init_logging(log: &config::LogConfig) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(&log.level).with_context(|| {
+        format!(
+            "invalid log filter `{}` (from `log.level` or `AIGOV_LOG`)",
+            log.level
+        )
+    })?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match log.format {
+        config::LogFormat::Text => builder.init(),
+        config::LogFormat::Json => builder.json().init(),
+    }
+    Ok(())
+}
+
+async fn serve(config: config::Config) -> anyhow::Result<()> {
+    if let Some(file) = &config.file {
+        tracing::info!(file = %file.display(), "configuration loaded");
+    }
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create data directory `{}`",
+            config.data_dir.display()
+        )
+    })?;
+
+    let bundle_path = config.bundle.path.clone();
+    if config.bundle.is_default && !bundle_path.exists() {
+        bundle::example::write_to(&bundle_path).with_context(|| {
+            format!(
+                "cannot write the example bundle to `{}`",
+                bundle_path.display()
+            )
+        })?;
+        tracing::info!(
+            "no bundle yet: wrote the example bundle to `{}`; edit it to describe your organisation",
+            bundle_path.display()
+        );
+    }
+    let loaded = match server::load_bundle(&bundle_path).await {
+        Ok(loaded) => loaded,
+        Err(bundle::LoadError::Invalid(diagnostics)) => {
+            for d in &diagnostics {
+                if d.is_error() {
+                    tracing::error!("{}", crate::policy::rooted(&bundle_path, d));
+                } else {
+                    tracing::warn!("{}", crate::policy::rooted(&bundle_path, d));
+                }
+            }
+            let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+            bail!(
+                "the bundle at `{}` is invalid ({errors} error(s)); fix it, check with `aigov policy validate {}`",
+                bundle_path.display(),
+                bundle_path.display()
+            );
+        }
+        Err(e) => return Err(e.into()),
+    };
+    for warning in &loaded.bundle.warnings {
+        tracing::warn!("{}", crate::policy::rooted(&bundle_path, warning));
+    }
+    tracing::info!(
+        path = %bundle_path.display(),
+        digest = %loaded.bundle.digest,
+        policies = loaded.bundle.engine.policies().len(),
+        "bundle loaded"
+    );
+
+    let store = crate::open_store(&config).await?;
+    ensure_admin_token(&store, &config.data_dir).await?;
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on `{}`", config.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(backend = store.backend(), database = %crate::store_config(&config), "aigov listening on http://{address}");
+
+    let shutdown = shutdown_signal()?;
+    let state = server::AppState::new(store, loaded, bundle_path, config.bundle.reload_interval);
+    server::serve(state, listener, shutdown).await?;
+    tracing::info!("aigov stopped");
+    Ok(())
+}
+
+/// Completes on the first SIGTERM or SIGINT. Handlers are installed before this returns.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate =
+        signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    let mut interrupt =
+        signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("received SIGTERM"),
+            _ = interrupt.recv() => tracing::info!("received SIGINT"),
+        }
+    })
+}
+
+/// When no admin token is active, creates `initial-admin` and writes it to a 0600 file in the
+/// data directory. Only the file's path is logged.
+async fn ensure_admin_token(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
+    let tokens = store.list_tokens().await.context("cannot list tokens")?;
+    if tokens
+        .iter()
+        .any(|t| t.kind == TokenKind::Admin && t.revoked_at.is_none())
+    {
+        return Ok(());
+    }
+    let token = server::token::generate_admin_token();
+    let path = data_dir.join(INITIAL_ADMIN_FILE);
+    write_secret_file(&path, &token)?;
+    let inserted = store
+        .insert_token(NewToken {
+            name: INITIAL_ADMIN.to_owned(),
+            kind: TokenKind::Admin,
+            hash: server::token::hash_token(&token),
+        })
+        .await;
+    if let Err(e) = inserted {
+        let _ = std::fs::remove_file(&path);
+        return Err(anyhow::Error::new(e).context("cannot create the initial admin token"));
+    }
+    crate::token::record(store, "token.created", INITIAL_ADMIN).await;
+    tracing::info!(
+        "no active admin token: created `{INITIAL_ADMIN}` and wrote it to `{}` (mode 0600); sign in with it, then create personal tokens and revoke it",
+        path.display()
+    );
+    Ok(())
+}
+
+/// Writes `secret` to `path`, readable and writable by the owner only.
+fn write_secret_file(path: &Path, secret: &str) -> anyhow::Result<()> {
+    let context = || format!("cannot write `{}`", path.display());
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(context)?;
+    // `mode` applies only to new files; an older file keeps its permissions otherwise.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .with_context(context)?;
+    writeln!(file, "{secret}").with_context(context)?;
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! `aigov token create|list|revoke`: admin tokens in the same store `serve` uses.
+
+use anyhow::Context as _;
+use store::{EventStore, NewEvent, NewToken, Store, StoreError, TokenKind, TokenStore};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::{StoreArgs, TokenCommand, exit};
+
+pub(crate) fn run(command: TokenCommand) -> anyhow::Result<u8> {
+    let store_args = match &command {
+        TokenCommand::Create { store, .. }
+        | TokenCommand::List { store }
+        | TokenCommand::Revoke { store, .. } => store,
+    };
+    let config = load_config(store_args)?;
+    crate::runtime()?.block_on(async {
+        let store = crate::open_store(&config).await?;
+        match command {
+            TokenCommand::Create { name, .. } => create(&store, &name).await,
+            TokenCommand::List { .. } => list(&store).await,
+            TokenCommand::Revoke { name, .. } => revoke(&store, &name).await,
+        }
+    })
+}
+
+fn load_config(args: &StoreArgs) -> anyhow::Result<config::Config> {
+    let config = config::load(&args.flags())?;
+    // Only warnings and errors from the store: the command's own output is the point.
+    let log = config::LogConfig {
+        level: "warn".to_owned(),
+        format: config.log.format,
+    };
+    crate::serve::init_logging(&log)?;
+    Ok(config)
+}
+
+async fn create(store: &Store, name: &str) -> anyhow::Result<u8> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().any(char::is_control) {
+        anyhow::bail!("a token name must be non-empty printable text");
+    }
+    let token = server::token::generate_admin_token();
+    let inserted = store
+        .insert_token(NewToken {
+            name: name.to_owned(),
+            kind: TokenKind::Admin,
+            hash: server::token::hash_token(&token),
+        })
+        .await;
+    match inserted {
+        Ok(_) => {}
+        Err(StoreError::Duplicate { .. }) => {
+            eprintln!(
+                "error: an active token named `{name}` already exists; revoke it first with `aigov token revoke --name {name}`, or pick another name"
+            );
+            return Ok(exit::FAILURE);
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context("cannot create the token")),
+    }
+    record(store, "token.created", name).await;
+    println!("{token}");
+    eprintln!("Created admin token `{name}`. Store it now: it will not be shown again.");
+    Ok(exit::OK)
+}
+
+async fn list(store: &Store) -> anyhow::Result<u8> {
+    let tokens = store.list_tokens().await.context("cannot list tokens")?;
+    if tokens.is_empty() {
+        eprintln!("no tokens; create one with `aigov token create --name NAME`");
+        return Ok(exit::OK);
+    }
+    let rows: Vec<[String; 4]> = tokens
+        .iter()
+        .map(|t| {
+            [
+                t.name.clone(),
+                kind_name(t.kind).to_owned(),
+                format_time(t.created_at),
+                t.revoked_at.map_or_else(|| "-".to_owned(), format_time),
+            ]
+        })
+        .collect();
+    let header = ["NAME", "KIND", "CREATED", "REVOKED"].map(str::to_owned);
+    let widths: Vec<usize> = (0..4)
+        .map(|i| {
+            rows.iter()
+                .chain([&header])
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in [&header].into_iter().chain(&rows) {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+    Ok(exit::OK)
+}
+
+async fn revoke(store: &Store, name: &str) -> anyhow::Result<u8> {
+    if !store
+        .revoke_token(name)
+        .await
+        .context("cannot revoke the token")?
+    {
+        eprintln!("error: no active token named `{name}`; see `aigov token list`");
+        return Ok(exit::FAILURE);
+    }
+    record(store, "token.revoked", name).await;
+    println!("revoked token `{name}`");
+    Ok(exit::OK)
+}
+
+fn kind_name(kind: TokenKind) -> &'static str {
+    match kind {
+        TokenKind::Admin => "admin",
+    }
+}
+
+fn format_time(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_else(|_| at.to_string())
+}
+
+/// Records a token lifecycle event; failing to record is logged, not fatal.
+pub(crate) async fn record(store: &Store, kind: &str, name: &str) {
+    let event = NewEvent {
+        kind: kind.to_owned(),
+        actor: "cli".to_owned(),
+        subject: name.to_owned(),
+        outcome: "success".to_owned(),
+        at: OffsetDateTime::now_utc(),
+        payload: serde_json::json!({ "name": name, "kind": "admin" }),
+    };
+    if let Err(e) = store.append_event(event).await {
+        tracing::error!(error = %e, kind, "cannot record token event");
+    }
+}

@@ -1,0 +1,447 @@
+//! Data-driven tests for config loading: one `check` per case, expect-test snapshots.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use expect_test::{Expect, expect};
+
+use super::*;
+
+/// Loads `toml` (as file `aigov.toml`; `""` means no file) with `env`, where each entry is either
+/// `NAME=value` (an environment variable) or `--flag=value` (a command-line flag), and compares
+/// a rendering of the result (or the error message) with `expect`.
+fn check(toml: &str, env: &[&str], expect: Expect) {
+    let mut vars = BTreeMap::new();
+    let mut flags = Flags::default();
+    for entry in env {
+        let (name, value) = entry.split_once('=').expect("entries are NAME=value");
+        match name {
+            "--listen" => flags.listen = Some(value.to_owned()),
+            "--data-dir" => flags.data_dir = Some(PathBuf::from(value)),
+            "--bundle" => flags.bundle = Some(PathBuf::from(value)),
+            "--config" => flags.config = Some(PathBuf::from(value)),
+            _ => {
+                assert!(!name.starts_with('-'), "unknown flag {name}");
+                vars.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+    let file = (!toml.is_empty()).then(|| (Path::new("aigov.toml"), toml));
+    let actual = match from_sources(file, |name| vars.get(name).cloned(), &flags) {
+        Ok(config) => render(&config),
+        Err(e) => format!("error: {e}\n"),
+    };
+    expect.assert_eq(&actual);
+}
+
+fn render(c: &Config) -> String {
+    let mut out = String::new();
+    let file = c
+        .file
+        .as_ref()
+        .map_or("-".to_owned(), |p| p.display().to_string());
+    writeln!(out, "file: {file}").unwrap();
+    writeln!(out, "listen: {}", c.listen).unwrap();
+    writeln!(out, "data_dir: {}", c.data_dir.display()).unwrap();
+    writeln!(
+        out,
+        "bundle.path: {} (default: {})",
+        c.bundle.path.display(),
+        c.bundle.is_default
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "bundle.reload_interval: {:?}",
+        c.bundle.reload_interval
+    )
+    .unwrap();
+    writeln!(out, "database: {}", c.database).unwrap();
+    if let Database::Postgres {
+        password: Some(p), ..
+    } = &c.database
+    {
+        // Only in tests: show the resolved value to prove resolution worked.
+        writeln!(out, "database.password resolved to: {}", p.expose()).unwrap();
+    }
+    writeln!(out, "log: {} {:?}", c.log.level, c.log.format).unwrap();
+    out
+}
+
+#[test]
+fn defaults() {
+    check(
+        "",
+        &[],
+        expect![[r#"
+            file: -
+            listen: 127.0.0.1:8080
+            data_dir: aigov-data
+            bundle.path: aigov-data/bundle (default: true)
+            bundle.reload_interval: 1s
+            database: sqlite aigov-data/aigov.db
+            log: info Text
+        "#]],
+    );
+}
+
+#[test]
+fn empty_file_is_defaults() {
+    check(
+        "# nothing set\n",
+        &[],
+        expect![[r#"
+            file: aigov.toml
+            listen: 127.0.0.1:8080
+            data_dir: aigov-data
+            bundle.path: aigov-data/bundle (default: true)
+            bundle.reload_interval: 1s
+            database: sqlite aigov-data/aigov.db
+            log: info Text
+        "#]],
+    );
+}
+
+#[test]
+fn every_setting_from_file() {
+    check(
+        r#"
+listen = "0.0.0.0:9000"
+data_dir = "/var/lib/aigov"
+[bundle]
+path = "/etc/aigov/bundle"
+reload_interval_ms = 250
+[database]
+url = "postgres://aigov@db.internal:5432/aigov"
+password = "env:AIGOV_DB_PASSWORD"
+[log]
+level = "aigov=debug,info"
+format = "json"
+"#,
+        &["AIGOV_DB_PASSWORD= s3cret \n"],
+        expect![[r#"
+            file: aigov.toml
+            listen: 0.0.0.0:9000
+            data_dir: /var/lib/aigov
+            bundle.path: /etc/aigov/bundle (default: false)
+            bundle.reload_interval: 250ms
+            database: postgres postgres://aigov@db.internal:5432/aigov (password set)
+            database.password resolved to: s3cret
+            log: aigov=debug,info Json
+        "#]],
+    );
+}
+
+#[test]
+fn data_dir_moves_default_bundle_and_database() {
+    check(
+        "data_dir = \"/srv/one\"\n",
+        &[],
+        expect![[r#"
+            file: aigov.toml
+            listen: 127.0.0.1:8080
+            data_dir: /srv/one
+            bundle.path: /srv/one/bundle (default: true)
+            bundle.reload_interval: 1s
+            database: sqlite /srv/one/aigov.db
+            log: info Text
+        "#]],
+    );
+}
+
+#[test]
+fn sqlite_with_path() {
+    check(
+        "[database]\nurl = \"sqlite:/tmp/x.db\"\n",
+        &[],
+        expect![[r#"
+            file: aigov.toml
+            listen: 127.0.0.1:8080
+            data_dir: aigov-data
+            bundle.path: aigov-data/bundle (default: true)
+            bundle.reload_interval: 1s
+            database: sqlite /tmp/x.db
+            log: info Text
+        "#]],
+    );
+}
+
+#[test]
+fn env_overrides_file() {
+    check(
+        r#"
+listen = "127.0.0.1:1"
+data_dir = "file-dir"
+[bundle]
+path = "file-bundle"
+[database]
+url = "sqlite"
+[log]
+level = "warn"
+"#,
+        &[
+            "AIGOV_LISTEN=127.0.0.1:2",
+            "AIGOV_DATA_DIR=env-dir",
+            "AIGOV_BUNDLE=env-bundle",
+            "AIGOV_DATABASE_URL=sqlite:env.db",
+            "AIGOV_LOG=debug",
+        ],
+        expect![[r#"
+            file: aigov.toml
+            listen: 127.0.0.1:2
+            data_dir: env-dir
+            bundle.path: env-bundle (default: false)
+            bundle.reload_interval: 1s
+            database: sqlite env.db
+            log: debug Text
+        "#]],
+    );
+}
+
+#[test]
+fn flags_override_env_and_file() {
+    check(
+        "listen = \"127.0.0.1:1\"\ndata_dir = \"file-dir\"\n",
+        &[
+            "AIGOV_LISTEN=127.0.0.1:2",
+            "AIGOV_DATA_DIR=env-dir",
+            "--listen=127.0.0.1:3",
+            "--data-dir=flag-dir",
+        ],
+        expect![[r#"
+            file: aigov.toml
+            listen: 127.0.0.1:3
+            data_dir: flag-dir
+            bundle.path: flag-dir/bundle (default: true)
+            bundle.reload_interval: 1s
+            database: sqlite flag-dir/aigov.db
+            log: info Text
+        "#]],
+    );
+}
+
+#[test]
+fn empty_env_var_is_ignored() {
+    check(
+        "listen = \"127.0.0.1:1\"\n",
+        &["AIGOV_LISTEN="],
+        expect![[r#"
+            file: aigov.toml
+            listen: 127.0.0.1:1
+            data_dir: aigov-data
+            bundle.path: aigov-data/bundle (default: true)
+            bundle.reload_interval: 1s
+            database: sqlite aigov-data/aigov.db
+            log: info Text
+        "#]],
+    );
+}
+
+#[test]
+fn unknown_top_level_key() {
+    check(
+        "listen = \"127.0.0.1:8080\"\nlisten_port = 9\n",
+        &[],
+        expect![[r#"
+            error: invalid config file `aigov.toml`: TOML parse error at line 2, column 1
+              |
+            2 | listen_port = 9
+              | ^^^^^^^^^^^
+            unknown field `listen_port`, expected one of `listen`, `data_dir`, `bundle`, `database`, `log`
+        "#]],
+    );
+}
+
+#[test]
+fn unknown_nested_key() {
+    check(
+        "[database]\nurl = \"sqlite\"\npasword = \"env:X\"\n",
+        &[],
+        expect![[r#"
+            error: invalid config file `aigov.toml`: TOML parse error at line 3, column 1
+              |
+            3 | pasword = "env:X"
+              | ^^^^^^^
+            unknown field `pasword`, expected `url` or `password`
+        "#]],
+    );
+}
+
+#[test]
+fn bad_log_format() {
+    check(
+        "[log]\nformat = \"xml\"\n",
+        &[],
+        expect![[r#"
+            error: invalid config file `aigov.toml`: TOML parse error at line 2, column 10
+              |
+            2 | format = "xml"
+              |          ^^^^^
+            unknown variant `xml`, expected `text` or `json`
+        "#]],
+    );
+}
+
+#[test]
+fn bad_listen_in_file() {
+    check(
+        "\nlisten = \"localhost\"\n",
+        &[],
+        expect![[r#"
+            error: invalid `listen` in `aigov.toml` at line 2, column 10: `localhost` is not a socket address; expected `IP:PORT` such as `127.0.0.1:8080`
+        "#]],
+    );
+}
+
+#[test]
+fn bad_listen_from_env_and_flag() {
+    check(
+        "",
+        &["AIGOV_LISTEN=127.0.0.1"],
+        expect![[r#"
+            error: invalid `listen` from environment variable `AIGOV_LISTEN`: `127.0.0.1` is not a socket address; expected `IP:PORT` such as `127.0.0.1:8080`
+        "#]],
+    );
+    check(
+        "",
+        &["--listen=:80"],
+        expect![[r#"
+            error: invalid `listen` from flag `--listen`: `:80` is not a socket address; expected `IP:PORT` such as `127.0.0.1:8080`
+        "#]],
+    );
+}
+
+#[test]
+fn zero_reload_interval() {
+    check(
+        "[bundle]\nreload_interval_ms = 0\n",
+        &[],
+        expect![[r#"
+            error: invalid `bundle.reload_interval_ms` in `aigov.toml` at line 2, column 22: must be at least 1
+        "#]],
+    );
+}
+
+#[test]
+fn literal_password_rejected_without_echoing_it() {
+    let toml = "[database]\nurl = \"postgres://aigov@db/aigov\"\npassword = \"hunter2\"\n";
+    check(
+        toml,
+        &[],
+        expect![[r#"
+            error: invalid `database.password` in `aigov.toml` at line 3, column 12: the password must not be written into the config file; use a reference instead: `env:NAME` reads the environment variable NAME, `file:PATH` reads the file at PATH (surrounding whitespace is trimmed); for example `password = "env:AIGOV_DB_PASSWORD"`
+        "#]],
+    );
+    // Rejected even when the database is SQLite: the secret must not sit in the file at all.
+    check(
+        "[database]\npassword = \"hunter2\"\n",
+        &[],
+        expect![[r#"
+            error: invalid `database.password` in `aigov.toml` at line 2, column 12: the password must not be written into the config file; use a reference instead: `env:NAME` reads the environment variable NAME, `file:PATH` reads the file at PATH (surrounding whitespace is trimmed); for example `password = "env:AIGOV_DB_PASSWORD"`
+        "#]],
+    );
+}
+
+#[test]
+fn url_with_password_rejected_without_echoing_it() {
+    check(
+        "[database]\nurl = \"postgres://aigov:topsecret@db:5432/aigov\"\n",
+        &[],
+        expect![[r#"
+            error: invalid `database.url` in `aigov.toml` at line 2, column 7: the url contains a password; remove it from the url and set `database.password = "env:AIGOV_DB_PASSWORD"` (or `file:PATH`) instead
+        "#]],
+    );
+    check(
+        "",
+        &["AIGOV_DATABASE_URL=postgresql://db/aigov?user=a&password=topsecret"],
+        expect![[r#"
+            error: invalid `database.url` from environment variable `AIGOV_DATABASE_URL`: the url contains a password; remove it from the url and set `database.password = "env:AIGOV_DB_PASSWORD"` (or `file:PATH`) instead
+        "#]],
+    );
+}
+
+#[test]
+fn unsupported_database_url() {
+    check(
+        "[database]\nurl = \"mysql://root:pw@db/aigov\"\n",
+        &[],
+        expect![[r#"
+            error: invalid `database.url` in `aigov.toml` at line 2, column 7: unsupported scheme `mysql`; expected `sqlite`, `sqlite:PATH` or `postgres://USER@HOST:PORT/DB`
+        "#]],
+    );
+}
+
+#[test]
+fn missing_password_env_var_names_the_reference() {
+    check(
+        "[database]\nurl = \"postgres://aigov@db/aigov\"\npassword = \"env:PGPASS_FOR_AIGOV\"\n",
+        &[],
+        expect![[r#"
+            error: invalid `database.password` in `aigov.toml` at line 3, column 12: `env:PGPASS_FOR_AIGOV` refers to environment variable `PGPASS_FOR_AIGOV`, which is not set or empty
+        "#]],
+    );
+}
+
+#[test]
+fn password_from_file_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("pw");
+    std::fs::write(&secret, "from-a-file\n").unwrap();
+    let toml = format!(
+        "[database]\nurl = \"postgres://aigov@db/aigov\"\npassword = \"file:{}\"\n",
+        secret.display()
+    );
+    let config = from_sources(
+        Some((Path::new("aigov.toml"), &toml)),
+        |_| None,
+        &Flags::default(),
+    )
+    .unwrap();
+    let Database::Postgres {
+        password: Some(password),
+        ..
+    } = &config.database
+    else {
+        panic!(
+            "expected postgres with a password, got {:?}",
+            config.database
+        )
+    };
+    assert_eq!(password.expose(), "from-a-file");
+    assert!(
+        !format!("{config:?}").contains("from-a-file"),
+        "Debug must not show the secret"
+    );
+    assert!(!config.database.to_string().contains("from-a-file"));
+
+    let missing =
+        "[database]\nurl = \"postgres://aigov@db/aigov\"\npassword = \"file:/nonexistent/pw\"\n";
+    check(
+        missing,
+        &[],
+        expect![[r#"
+            error: invalid `database.password` in `aigov.toml` at line 3, column 12: cannot read `file:/nonexistent/pw`: No such file or directory (os error 2)
+        "#]],
+    );
+}
+
+#[test]
+fn config_path_precedence() {
+    let flags = Flags {
+        config: Some("flag.toml".into()),
+        ..Flags::default()
+    };
+    assert_eq!(
+        config_path(&flags, |_| Some("env.toml".into())),
+        ("flag.toml".into(), true)
+    );
+    assert_eq!(
+        config_path(&Flags::default(), |_| Some("env.toml".into())),
+        ("env.toml".into(), true)
+    );
+    assert_eq!(
+        config_path(&Flags::default(), |_| None),
+        (DEFAULT_CONFIG_FILE.into(), false)
+    );
+}

@@ -1,0 +1,142 @@
+//! JSON API v1 and the health probes. Thin handlers: extract, call the domain, map.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use model::{Decision, Diagnostic, Effect};
+use serde::Serialize;
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+
+use crate::auth::ApiAdmin;
+use crate::{AppError, AppState};
+
+/// Liveness: the process answers. Open.
+pub(crate) async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the store answers and a bundle is in service. Open; says why when not ready.
+pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => {
+            let loaded = state.bundle();
+            format!(
+                "ready: bundle {}, database {}\n",
+                loaded.bundle.digest,
+                state.store.backend()
+            )
+            .into_response()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check: database ping failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: the database does not answer\n",
+            )
+                .into_response()
+        }
+    }
+}
+
+pub(crate) async fn not_found() -> AppError {
+    AppError::NotFound("no such route".to_owned())
+}
+
+pub(crate) async fn inventory(_: ApiAdmin, State(state): State<Arc<AppState>>) -> Response {
+    Json(&state.bundle().bundle.inventory).into_response()
+}
+
+/// One kind of inventory record as a JSON array, ordered by id.
+pub(crate) async fn inventory_kind(
+    _: ApiAdmin,
+    State(state): State<Arc<AppState>>,
+    Path(kind): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let loaded = state.bundle();
+    let inv = &loaded.bundle.inventory;
+    let records = match kind.as_str() {
+        "teams" => to_array(inv.teams.values()),
+        "people" => to_array(inv.people.values()),
+        "applications" => to_array(inv.applications.values()),
+        "tools" => to_array(inv.tools.values()),
+        "models" => to_array(inv.models.values()),
+        "vendors" => to_array(inv.vendors.values()),
+        _ => {
+            return Err(AppError::NotFound(format!(
+                "unknown inventory kind `{kind}`: expected one of `teams`, `people`, `applications`, `tools`, `models`, `vendors`"
+            )));
+        }
+    };
+    Ok(Json(records))
+}
+
+fn to_array<'a, T: Serialize + 'a>(records: impl Iterator<Item = &'a T>) -> Value {
+    Value::Array(
+        records
+            .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
+            .collect(),
+    )
+}
+
+#[derive(Serialize)]
+struct PolicyView<'a> {
+    id: &'a str,
+    effect: Effect,
+    reason: &'a str,
+    /// `file:line:col`, relative to the bundle root.
+    location: String,
+}
+
+pub(crate) async fn policies(_: ApiAdmin, State(state): State<Arc<AppState>>) -> Response {
+    let loaded = state.bundle();
+    let policies: Vec<PolicyView<'_>> = loaded
+        .bundle
+        .engine
+        .policies()
+        .iter()
+        .map(|p| PolicyView {
+            id: &p.id,
+            effect: p.effect,
+            reason: &p.reason,
+            location: p.location.to_string(),
+        })
+        .collect();
+    Json(policies).into_response()
+}
+
+#[derive(Serialize)]
+struct BundleView<'a> {
+    digest: &'a str,
+    /// RFC 3339.
+    loaded_at: String,
+    root: String,
+    warnings: &'a [Diagnostic],
+}
+
+pub(crate) async fn bundle(_: ApiAdmin, State(state): State<Arc<AppState>>) -> Response {
+    let loaded = state.bundle();
+    Json(BundleView {
+        digest: &loaded.bundle.digest,
+        loaded_at: loaded.loaded_at.format(&Rfc3339).unwrap_or_default(),
+        root: loaded.bundle.root.display().to_string(),
+        warnings: &loaded.bundle.warnings,
+    })
+    .into_response()
+}
+
+/// Decides a [`DecisionRequest`] and records it. The body is parsed here rather than by `Json`
+/// so that a 400 carries serde's own message (which field, what was expected).
+pub(crate) async fn decide(
+    admin: ApiAdmin,
+    State(state): State<Arc<AppState>>,
+    body: Bytes,
+) -> Result<Json<Decision>, AppError> {
+    let request = crate::parse_decision_request(&body)
+        .map_err(|e| AppError::BadRequest(format!("invalid decision request: {e}")))?;
+    Ok(Json(state.decide(&admin.name, &request).await?))
+}
