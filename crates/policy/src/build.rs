@@ -202,9 +202,21 @@ pub(crate) fn build(
                 .enumerate()
                 .map(|(i, p)| (PolicyId::new(&p.id), i))
                 .collect();
+            let ancestors = entities::inventory_entities(&types, inventory)
+                .into_iter()
+                .map(|e| {
+                    let uid = e.uid();
+                    let anc = entities
+                        .ancestors(&uid)
+                        .map(|a| a.cloned().collect())
+                        .unwrap_or_default();
+                    (uid, anc)
+                })
+                .collect();
             Ok(Engine {
                 types,
                 entities,
+                ancestors,
                 index: ScopeIndex::new(policies),
                 infos,
                 by_id,

@@ -1,117 +1,83 @@
 //! Slices the policy set by scope so a decision evaluates only policies that can apply to it.
 //!
-//! A policy whose scope (principal / action / resource constraint) does not match a request is
-//! neither satisfied nor evaluated by Cedar, so dropping it changes neither the decision nor
-//! the errors: slicing is exact, not a heuristic. Slices are cached as ready `PolicySet`s.
+//! Policies are grouped into buckets by action, then by the entity their resource scope names,
+//! else the entity their principal scope names, else "unscoped". Each bucket is a ready Cedar
+//! `PolicySet`. A request evaluates only the buckets keyed by its resource, its principal and
+//! their ancestors, plus the unscoped ones, and merges the answers. A policy in a bucket that is
+//! not evaluated has a scope that cannot match the request, so Cedar would neither satisfy it
+//! nor evaluate its conditions: slicing is exact, not a heuristic.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
 
 use cedar_policy::{
-    ActionConstraint, EntityTypeName, EntityUid, Policy, PolicySet, PrincipalConstraint,
-    ResourceConstraint,
+    ActionConstraint, EntityUid, Policy, PolicySet, PrincipalConstraint, ResourceConstraint,
 };
 
-/// A principal or resource scope constraint, in one shape for both.
-#[derive(Debug, Clone)]
-enum Scope {
-    Any,
-    Eq(EntityUid),
-    In(EntityUid),
-    Is(EntityTypeName),
-    IsIn(EntityTypeName, EntityUid),
-}
-
-impl Scope {
-    fn matches(&self, uid: &EntityUid, ancestors: &[EntityUid]) -> bool {
-        let within = |g: &EntityUid| g == uid || ancestors.contains(g);
-        match self {
-            Scope::Any => true,
-            Scope::Eq(e) => e == uid,
-            Scope::In(g) => within(g),
-            Scope::Is(t) => t == uid.type_name(),
-            Scope::IsIn(t, g) => t == uid.type_name() && within(g),
-        }
-    }
-
-    /// The entity a scope is keyed by in the index, if any.
-    fn key(&self) -> Option<&EntityUid> {
-        match self {
-            Scope::Eq(e) | Scope::In(e) | Scope::IsIn(_, e) => Some(e),
-            Scope::Any | Scope::Is(_) => None,
-        }
+/// The entity a principal or resource scope names (`==`, `in`, `is … in`), if any.
+fn principal_key(c: PrincipalConstraint) -> Option<EntityUid> {
+    match c {
+        PrincipalConstraint::Eq(e)
+        | PrincipalConstraint::In(e)
+        | PrincipalConstraint::IsIn(_, e) => Some(e),
+        PrincipalConstraint::Any | PrincipalConstraint::Is(_) => None,
     }
 }
 
-impl From<PrincipalConstraint> for Scope {
-    fn from(c: PrincipalConstraint) -> Scope {
-        match c {
-            PrincipalConstraint::Any => Scope::Any,
-            PrincipalConstraint::Eq(e) => Scope::Eq(e),
-            PrincipalConstraint::In(e) => Scope::In(e),
-            PrincipalConstraint::Is(t) => Scope::Is(t),
-            PrincipalConstraint::IsIn(t, e) => Scope::IsIn(t, e),
+fn resource_key(c: ResourceConstraint) -> Option<EntityUid> {
+    match c {
+        ResourceConstraint::Eq(e) | ResourceConstraint::In(e) | ResourceConstraint::IsIn(_, e) => {
+            Some(e)
         }
+        ResourceConstraint::Any | ResourceConstraint::Is(_) => None,
     }
 }
 
-impl From<ResourceConstraint> for Scope {
-    fn from(c: ResourceConstraint) -> Scope {
-        match c {
-            ResourceConstraint::Any => Scope::Any,
-            ResourceConstraint::Eq(e) => Scope::Eq(e),
-            ResourceConstraint::In(e) => Scope::In(e),
-            ResourceConstraint::Is(t) => Scope::Is(t),
-            ResourceConstraint::IsIn(t, e) => Scope::IsIn(t, e),
-        }
-    }
-}
-
-#[derive(Debug)]
-struct Entry {
-    principal: Scope,
-    resource: Scope,
-}
-
-/// Per action: policies keyed by the entity in their resource scope, else by the entity in
-/// their principal scope, plus the unkeyed rest (scoped by neither).
+/// Per action: buckets (indices into `ScopeIndex::buckets`) keyed by scope entity.
 #[derive(Debug, Default)]
 struct ActionSlice {
-    unkeyed: Vec<u32>,
-    by_resource: HashMap<EntityUid, Vec<u32>>,
-    by_principal: HashMap<EntityUid, Vec<u32>>,
+    unscoped: Option<usize>,
+    by_resource: HashMap<EntityUid, usize>,
+    by_principal: HashMap<EntityUid, usize>,
 }
-
-/// Upper bound on cached slices; past it the cache starts over (slices are cheap to rebuild).
-const CACHE_CAPACITY: usize = 4096;
 
 #[derive(Debug)]
 pub(crate) struct ScopeIndex {
-    policies: Vec<Policy>,
-    entries: Vec<Entry>,
+    buckets: Vec<PolicySet>,
     by_action: HashMap<EntityUid, ActionSlice>,
-    /// Policies with an unconstrained action scope, merged into every action's slice.
+    /// Policies with an unconstrained action scope.
     any_action: ActionSlice,
-    cache: RwLock<HashMap<Box<[u32]>, Arc<PolicySet>>>,
+    /// Every policy, for the whole-set baseline.
+    all: PolicySet,
 }
 
 impl ScopeIndex {
     pub(crate) fn new(policies: Vec<Policy>) -> ScopeIndex {
-        let mut entries = Vec::with_capacity(policies.len());
+        let mut buckets: Vec<PolicySet> = Vec::new();
         let mut by_action: HashMap<EntityUid, ActionSlice> = HashMap::new();
         let mut any_action = ActionSlice::default();
-        for (i, p) in policies.iter().enumerate() {
-            let i = u32::try_from(i).expect("fewer than 2^32 policies");
-            let entry = Entry {
-                principal: p.principal_constraint().into(),
-                resource: p.resource_constraint().into(),
-            };
-            let place =
-                |slice: &mut ActionSlice| match (entry.resource.key(), entry.principal.key()) {
-                    (Some(k), _) => slice.by_resource.entry(k.clone()).or_default().push(i),
-                    (None, Some(k)) => slice.by_principal.entry(k.clone()).or_default().push(i),
-                    (None, None) => slice.unkeyed.push(i),
+        let mut all = PolicySet::new();
+        for p in policies {
+            let resource = resource_key(p.resource_constraint());
+            let principal = principal_key(p.principal_constraint());
+            let mut place = |slice: &mut ActionSlice| {
+                let bucket = match (&resource, &principal) {
+                    (Some(k), _) => slice.by_resource.entry(k.clone()),
+                    (None, Some(k)) => slice.by_principal.entry(k.clone()),
+                    (None, None) => {
+                        let b = *slice.unscoped.get_or_insert_with(|| {
+                            buckets.push(PolicySet::new());
+                            buckets.len() - 1
+                        });
+                        buckets[b].add(p.clone()).expect("policy ids are unique");
+                        return;
+                    }
                 };
+                let b = *bucket.or_insert_with(|| {
+                    buckets.push(PolicySet::new());
+                    buckets.len() - 1
+                });
+                buckets[b].add(p.clone()).expect("policy ids are unique");
+            };
             match p.action_constraint() {
                 ActionConstraint::Any => place(&mut any_action),
                 ActionConstraint::Eq(a) => place(by_action.entry(a).or_default()),
@@ -121,72 +87,41 @@ impl ScopeIndex {
                     }
                 }
             }
-            entries.push(entry);
+            all.add(p).expect("policy ids are unique");
         }
         ScopeIndex {
-            policies,
-            entries,
+            buckets,
             by_action,
             any_action,
-            cache: RwLock::default(),
+            all,
         }
     }
 
-    /// Indices of the policies whose scope matches, sorted and deduplicated.
-    pub(crate) fn candidates(
-        &self,
+    /// The policy sets to evaluate for a request; each policy appears in at most one of them.
+    pub(crate) fn slices<'a>(
+        &'a self,
         action: &EntityUid,
-        principal: &EntityUid,
-        principal_ancestors: &[EntityUid],
-        resource: &EntityUid,
-        resource_ancestors: &[EntityUid],
-    ) -> Vec<u32> {
-        let mut out = Vec::new();
-        let slices = [self.by_action.get(action), Some(&self.any_action)];
-        for slice in slices.into_iter().flatten() {
-            let by_resource = std::iter::once(resource)
-                .chain(resource_ancestors)
-                .filter_map(|k| slice.by_resource.get(k))
-                .flatten();
-            let by_principal = std::iter::once(principal)
-                .chain(principal_ancestors)
-                .filter_map(|k| slice.by_principal.get(k))
-                .flatten();
-            for &i in slice.unkeyed.iter().chain(by_resource).chain(by_principal) {
-                let e = &self.entries[i as usize];
-                if e.resource.matches(resource, resource_ancestors)
-                    && e.principal.matches(principal, principal_ancestors)
-                {
-                    out.push(i);
-                }
-            }
-        }
-        out.sort_unstable();
-        out.dedup();
-        out
+        principal: &'a EntityUid,
+        principal_ancestors: &'a [EntityUid],
+        resource: &'a EntityUid,
+        resource_ancestors: &'a [EntityUid],
+    ) -> impl Iterator<Item = &'a PolicySet> + 'a {
+        [self.by_action.get(action), Some(&self.any_action)]
+            .into_iter()
+            .flatten()
+            .flat_map(move |slice| {
+                let by_resource = std::iter::once(resource)
+                    .chain(resource_ancestors)
+                    .filter_map(|k| slice.by_resource.get(k));
+                let by_principal = std::iter::once(principal)
+                    .chain(principal_ancestors)
+                    .filter_map(|k| slice.by_principal.get(k));
+                slice.unscoped.iter().chain(by_resource).chain(by_principal)
+            })
+            .map(|&b| &self.buckets[b])
     }
 
-    /// The policy set for a slice, built once and then shared.
-    pub(crate) fn policy_set(&self, slice: &[u32]) -> Arc<PolicySet> {
-        if let Some(set) = self
-            .cache
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(slice)
-        {
-            return Arc::clone(set);
-        }
-        let mut set = PolicySet::new();
-        for &i in slice {
-            set.add(self.policies[i as usize].clone())
-                .expect("policy ids are unique");
-        }
-        let set = Arc::new(set);
-        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= CACHE_CAPACITY {
-            cache.clear();
-        }
-        cache.insert(slice.into(), Arc::clone(&set));
-        set
+    pub(crate) fn all(&self) -> &PolicySet {
+        &self.all
     }
 }

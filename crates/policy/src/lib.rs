@@ -56,6 +56,8 @@ pub struct PolicyInfo {
 pub struct Engine {
     types: Types,
     entities: Entities,
+    /// Every inventory entity with its ancestors (transitive), precomputed for slicing.
+    ancestors: HashMap<EntityUid, Box<[EntityUid]>>,
     index: ScopeIndex,
     infos: Vec<PolicyInfo>,
     by_id: HashMap<PolicyId, usize>,
@@ -90,13 +92,13 @@ impl Engine {
         let action = request.action();
         let principal = Types::uid(&t.person, request.principal());
         let resource = Types::uid(t.resource_type(action), request.resource());
-        let Some(principal_ancestors) = self.ancestors(&principal) else {
+        let Some(principal_ancestors) = self.ancestors.get(&principal) else {
             return Decision::deny_with_note(format!(
                 "unknown person `{}`: not in the inventory; add them to the bundle's inventory/people.yaml",
                 request.principal()
             ));
         };
-        let Some(resource_ancestors) = self.ancestors(&resource) else {
+        let Some(resource_ancestors) = self.ancestors.get(&resource) else {
             let what = match action.resource_type() {
                 "Repository" => "repository is not listed under any application",
                 _ => "environment (`application/environment`) is not listed under any application",
@@ -108,29 +110,36 @@ impl Engine {
             ));
         };
         for (field, uid) in entities::context_entities(t, request) {
-            if self.ancestors(&uid).is_none() {
+            if !self.ancestors.contains_key(&uid) {
                 return Decision::deny_with_note(format!(
                     "unknown {field} `{}`: not in the inventory",
                     uid.id().unescaped()
                 ));
             }
         }
-        let slice = self.index.candidates(
-            &t.action(action),
-            &principal,
-            &principal_ancestors,
-            &resource,
-            &resource_ancestors,
-        );
-        if slice.is_empty() {
+        let action_uid = t.action(action);
+        let mut slices = self
+            .index
+            .slices(
+                &action_uid,
+                &principal,
+                principal_ancestors,
+                &resource,
+                resource_ancestors,
+            )
+            .peekable();
+        if slices.peek().is_none() {
             return Decision::deny_with_note(no_permit_note());
         }
-        let set = self.index.policy_set(&slice);
-        let cedar_request = entities::cedar_request(t, principal, resource, request);
-        let response = self
-            .authorizer
-            .is_authorized(&cedar_request, &set, &self.entities);
-        self.decision_from(&response)
+        let cedar_request =
+            entities::cedar_request(t, principal.clone(), resource.clone(), request);
+        let responses: Vec<cedar_policy::Response> = slices
+            .map(|set| {
+                self.authorizer
+                    .is_authorized(&cedar_request, set, &self.entities)
+            })
+            .collect();
+        self.decision_from(&responses)
     }
 
     /// The same decision evaluated against the whole policy set, without slicing: the baseline
@@ -141,32 +150,63 @@ impl Engine {
         let action = request.action();
         let principal = Types::uid(&t.person, request.principal());
         let resource = Types::uid(t.resource_type(action), request.resource());
-        if self.ancestors(&principal).is_none() || self.ancestors(&resource).is_none() {
+        if !self.ancestors.contains_key(&principal) || !self.ancestors.contains_key(&resource) {
             return self.decide(request);
         }
-        let all: Vec<u32> = (0..self.infos.len() as u32).collect();
-        let set = self.index.policy_set(&all);
         let cedar_request = entities::cedar_request(t, principal, resource, request);
-        let response = self
-            .authorizer
-            .is_authorized(&cedar_request, &set, &self.entities);
-        self.decision_from(&response)
-    }
-
-    fn ancestors(&self, uid: &EntityUid) -> Option<Vec<EntityUid>> {
-        self.entities.ancestors(uid).map(|it| it.cloned().collect())
+        let response =
+            self.authorizer
+                .is_authorized(&cedar_request, self.index.all(), &self.entities);
+        self.decision_from(&[response])
     }
 
     fn info(&self, id: &PolicyId) -> &PolicyInfo {
         &self.infos[self.by_id[id]]
     }
 
-    fn decision_from(&self, response: &cedar_policy::Response) -> Decision {
-        let diagnostics = response.diagnostics();
+    /// Merges the answers for disjoint slices of the policy set. Cedar's semantics decompose:
+    /// deny if any forbid is satisfied, else allow if any permit is. A slice that answers Allow
+    /// reports its satisfied permits; one that answers Deny reports its satisfied forbids.
+    fn decision_from(&self, responses: &[cedar_policy::Response]) -> Decision {
+        let mut permits: Vec<usize> = Vec::new();
+        let mut forbids: Vec<usize> = Vec::new();
+        let mut errors: Vec<PolicyEvalError> = Vec::new();
+        for response in responses {
+            let diagnostics = response.diagnostics();
+            let ids = diagnostics.reason().map(|id| self.by_id[id]);
+            match response.decision() {
+                cedar_policy::Decision::Allow => permits.extend(ids),
+                cedar_policy::Decision::Deny => forbids.extend(ids),
+            }
+            errors.extend(diagnostics.errors().map(|e| {
+                let cedar_policy::AuthorizationError::PolicyEvaluationError(e) = e;
+                let info = self.info(e.policy_id());
+                PolicyEvalError {
+                    policy_id: info.id.clone(),
+                    effect: info.effect,
+                    message: e.inner().to_string(),
+                }
+            }));
+        }
         // Cedar reports sets; bundle order makes decisions reproducible.
-        let mut reason_ids: Vec<usize> = diagnostics.reason().map(|id| self.by_id[id]).collect();
-        reason_ids.sort_unstable();
-        let determining: Vec<DeterminingPolicy> = reason_ids
+        errors.sort_by_key(|e| self.by_id[&PolicyId::new(&e.policy_id)]);
+        let erroring_forbids: Vec<&PolicyEvalError> = errors
+            .iter()
+            .filter(|e| e.effect == Effect::Forbid)
+            .collect();
+        let outcome = if forbids.is_empty() && !permits.is_empty() && erroring_forbids.is_empty() {
+            Outcome::Allow
+        } else {
+            Outcome::Deny
+        };
+        // On a deny only satisfied forbids determine the outcome; on an allow, the permits.
+        let mut chosen = if outcome == Outcome::Allow {
+            permits
+        } else {
+            forbids
+        };
+        chosen.sort_unstable();
+        let determining: Vec<DeterminingPolicy> = chosen
             .into_iter()
             .map(|i| {
                 let info = &self.infos[i];
@@ -177,43 +217,13 @@ impl Engine {
                 }
             })
             .collect();
-        let mut errors: Vec<PolicyEvalError> = diagnostics
-            .errors()
-            .map(|e| {
-                let cedar_policy::AuthorizationError::PolicyEvaluationError(e) = e;
-                let info = self.info(e.policy_id());
-                PolicyEvalError {
-                    policy_id: info.id.clone(),
-                    effect: info.effect,
-                    message: e.inner().to_string(),
-                }
-            })
-            .collect();
-        errors.sort_by_key(|e| self.by_id[&PolicyId::new(&e.policy_id)]);
         let mut notes = Vec::new();
-        let erroring_forbids: Vec<&PolicyEvalError> = errors
-            .iter()
-            .filter(|e| e.effect == Effect::Forbid)
-            .collect();
-        let outcome = match response.decision() {
-            cedar_policy::Decision::Allow if erroring_forbids.is_empty() => Outcome::Allow,
-            _ => Outcome::Deny,
-        };
         for e in &erroring_forbids {
             notes.push(format!(
                 "forbid policy `{}` failed to evaluate ({}); denied because a policy that cannot be evaluated must not let a request through",
                 e.policy_id, e.message
             ));
         }
-        // On a fail-closed deny the satisfied permits did not determine anything.
-        let determining = if outcome == Outcome::Deny {
-            determining
-                .into_iter()
-                .filter(|p| p.effect == Effect::Forbid)
-                .collect()
-        } else {
-            determining
-        };
         if outcome == Outcome::Deny && determining.is_empty() && erroring_forbids.is_empty() {
             notes.push(no_permit_note());
         }

@@ -156,8 +156,9 @@ pub fn policies(n: usize) -> Vec<PolicySource> {
         let body = if i < generic.len() {
             generic[i].to_owned()
         } else {
-            let app = i % APPS;
-            let team = i % TEAMS;
+            // Spread evenly: each kind of scoped policy cycles through all teams and apps.
+            let app = (i / 4) % APPS;
+            let team = (i / 4) % TEAMS;
             match i % 4 {
                 0 => format!(
                     r#"forbid (principal, action == Action::"SendPrompt", resource in Application::"app-{app}") unless {{ principal in Team::"team-{team}" }};"#
