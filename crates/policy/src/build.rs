@@ -11,6 +11,7 @@ use model::{Diagnostic, Effect, Inventory, Location};
 
 use crate::entities::{self, Types};
 use crate::index::ScopeIndex;
+use crate::native;
 use crate::source::{line_col, split_statements};
 use crate::{Engine, PolicyInfo, PolicySource, SCHEMA, SchemaSource};
 
@@ -180,11 +181,12 @@ pub(crate) fn build(
     }
 
     let types = Types::new();
+    let records = entities::inventory_entities(&types, inventory);
     let mut engine_entities = None;
     if let Some(schema) = &schema {
         validate(schema, &policies, &origins, &mut diags);
-        check_references(inventory, &types, &policies, &origins, &mut diags);
-        match Entities::from_entities(entities::inventory_entities(&types, inventory), Some(schema)) {
+        check_references(&records, &policies, &origins, &mut diags);
+        match Entities::from_entities(records.iter().map(entities::Record::to_cedar), Some(schema)) {
             Ok(e) => engine_entities = Some(e),
             Err(e) => diags.push(
                 Diagnostic::error("inventory-schema", Location::file("inventory"), e.to_string())
@@ -202,22 +204,28 @@ pub(crate) fn build(
                 .enumerate()
                 .map(|(i, p)| (PolicyId::new(&p.id), i))
                 .collect();
-            let ancestors = entities::inventory_entities(&types, inventory)
-                .into_iter()
-                .map(|e| {
-                    let uid = e.uid();
-                    let anc = entities
-                        .ancestors(&uid)
-                        .map(|a| a.cloned().collect())
-                        .unwrap_or_default();
-                    (uid, anc)
-                })
+            let mut store = native::Store::default();
+            for r in &records {
+                let ancestors = entities
+                    .ancestors(&r.uid)
+                    .map(|a| a.cloned().collect())
+                    .unwrap_or_default();
+                store.insert(r.uid.clone(), &r.attrs, ancestors);
+            }
+            let single = policies
+                .iter()
+                .map(|p| PolicySet::from_policies([p.clone()]).expect("one policy is a valid set"))
                 .collect();
+            let all =
+                PolicySet::from_policies(policies.iter().cloned()).expect("policy ids are unique");
             Ok(Engine {
                 types,
                 entities,
-                ancestors,
-                index: ScopeIndex::new(policies),
+                store,
+                index: ScopeIndex::new(&policies),
+                compiled: policies.iter().map(native::compile).collect(),
+                single,
+                all,
                 infos,
                 by_id,
                 warnings,
@@ -254,16 +262,12 @@ fn validate(
 /// Every inventory entity a policy names must exist: a typo such as `Team::"paymnets"` would
 /// otherwise make the policy silently never apply.
 fn check_references(
-    inventory: &Inventory,
-    types: &Types,
+    records: &[entities::Record],
     policies: &[Policy],
     origins: &HashMap<PolicyId, Origin<'_>>,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let known: BTreeSet<EntityUid> = entities::inventory_entities(types, inventory)
-        .into_iter()
-        .map(|e| e.uid())
-        .collect();
+    let known: BTreeSet<&EntityUid> = records.iter().map(|r| &r.uid).collect();
     for p in policies {
         let mut refs: Vec<EntityUid> = Vec::new();
         match p.principal_constraint() {

@@ -8,6 +8,8 @@ use cedar_policy::{
 };
 use model::{Action, ChangeFacts, DecisionRequest, Inventory};
 
+use crate::value::Value;
+
 /// Pre-parsed entity type names, so requests don't parse type names on the hot path.
 #[derive(Debug, Clone)]
 pub(crate) struct Types {
@@ -62,27 +64,54 @@ impl Types {
     }
 }
 
-fn s(v: &str) -> Rx {
-    Rx::new_string(v.to_owned())
+fn s(v: &str) -> Value {
+    Value::str(v)
 }
 
-fn long(v: u64) -> Rx {
-    Rx::new_long(i64::try_from(v).unwrap_or(i64::MAX))
+fn long(v: u64) -> Value {
+    Value::long(v)
 }
 
-fn strings<'a>(v: impl IntoIterator<Item = &'a String>) -> Rx {
-    Rx::new_set(v.into_iter().map(|x| s(x)))
+fn strings<'a>(v: impl IntoIterator<Item = &'a String>) -> Value {
+    Value::strings(v)
 }
 
-fn entity(uid: EntityUid, attrs: Vec<(&str, Rx)>, parents: HashSet<EntityUid>) -> Entity {
-    let attrs: HashMap<String, Rx> = attrs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    Entity::new(uid, attrs, parents).expect("attribute names are unique")
+/// An inventory entity before it becomes a Cedar entity or a native one.
+#[derive(Debug, Clone)]
+pub(crate) struct Record {
+    pub(crate) uid: EntityUid,
+    pub(crate) attrs: Vec<(&'static str, Value)>,
+    pub(crate) parents: HashSet<EntityUid>,
 }
 
-/// All inventory records as Cedar entities. Assumes a cross-checked inventory (the bundle
+fn entity(
+    uid: EntityUid,
+    attrs: Vec<(&'static str, Value)>,
+    parents: HashSet<EntityUid>,
+) -> Record {
+    Record {
+        uid,
+        attrs,
+        parents,
+    }
+}
+
+impl Record {
+    pub(crate) fn to_cedar(&self) -> Entity {
+        let attrs: HashMap<String, Rx> = self
+            .attrs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.to_cedar()))
+            .collect();
+        Entity::new(self.uid.clone(), attrs, self.parents.clone())
+            .expect("attribute names are unique")
+    }
+}
+
+/// All inventory records, to become Cedar (and native) entities. Assumes a cross-checked inventory (the bundle
 /// validates references before this is called); a dangling reference makes Cedar's schema
 /// check fail, which the caller reports.
-pub(crate) fn inventory_entities(t: &Types, inv: &Inventory) -> Vec<Entity> {
+pub(crate) fn inventory_entities(t: &Types, inv: &Inventory) -> Vec<Record> {
     let mut out = Vec::new();
     for v in inv.vendors.values() {
         out.push(entity(
@@ -102,11 +131,11 @@ pub(crate) fn inventory_entities(t: &Types, inv: &Inventory) -> Vec<Entity> {
             ("name", s(&tm.name)),
             (
                 "stage",
-                Rx::new_entity_uid(Types::uid(&t.stage, tm.stage.as_str())),
+                Value::Entity(Types::uid(&t.stage, tm.stage.as_str())),
             ),
         ];
         if let Some(owner) = &tm.owner {
-            attrs.push(("owner", Rx::new_entity_uid(Types::uid(&t.person, owner))));
+            attrs.push(("owner", Value::Entity(Types::uid(&t.person, owner))));
         }
         out.push(entity(Types::uid(&t.team, &tm.id), attrs, HashSet::new()));
     }
@@ -117,10 +146,10 @@ pub(crate) fn inventory_entities(t: &Types, inv: &Inventory) -> Vec<Entity> {
         let mut attrs = vec![
             ("name", s(&p.name)),
             ("role", s(&p.role)),
-            ("team", Rx::new_entity_uid(Types::uid(&t.team, primary))),
+            ("team", Value::Entity(Types::uid(&t.team, primary))),
             (
                 "training_completed",
-                Rx::new_bool(p.training_completed.is_some()),
+                Value::Bool(p.training_completed.is_some()),
             ),
         ];
         if let Some(d) = &p.training_completed {
@@ -136,13 +165,10 @@ pub(crate) fn inventory_entities(t: &Types, inv: &Inventory) -> Vec<Entity> {
             Types::uid(&t.tool, &tool.id),
             vec![
                 ("name", s(&tool.name)),
-                (
-                    "vendor",
-                    Rx::new_entity_uid(Types::uid(&t.vendor, &tool.vendor)),
-                ),
+                ("vendor", Value::Entity(Types::uid(&t.vendor, &tool.vendor))),
                 (
                     "status",
-                    Rx::new_entity_uid(Types::uid(&t.tool_status, tool.status.as_str())),
+                    Value::Entity(Types::uid(&t.tool_status, tool.status.as_str())),
                 ),
             ],
             HashSet::new(),
@@ -153,21 +179,21 @@ pub(crate) fn inventory_entities(t: &Types, inv: &Inventory) -> Vec<Entity> {
             ("provider", s(&m.provider)),
             (
                 "hosting",
-                Rx::new_entity_uid(Types::uid(&t.hosting, m.hosting.as_str())),
+                Value::Entity(Types::uid(&t.hosting, m.hosting.as_str())),
             ),
-            ("zero_data_retention", Rx::new_bool(m.zero_data_retention)),
+            ("zero_data_retention", Value::Bool(m.zero_data_retention)),
         ];
         if let Some(days) = m.retention_days {
             attrs.push(("retention_days", long(days.into())));
         }
         if let Some(v) = &m.vendor {
-            attrs.push(("vendor", Rx::new_entity_uid(Types::uid(&t.vendor, v))));
+            attrs.push(("vendor", Value::Entity(Types::uid(&t.vendor, v))));
         }
         out.push(entity(Types::uid(&t.model, &m.id), attrs, HashSet::new()));
     }
     for a in inv.applications.values() {
         let app_uid = Types::uid(&t.application, &a.id);
-        let class = || Rx::new_entity_uid(Types::uid(&t.classification, a.classification.as_str()));
+        let class = || Value::Entity(Types::uid(&t.classification, a.classification.as_str()));
         out.push(entity(
             app_uid.clone(),
             vec![
@@ -183,7 +209,7 @@ pub(crate) fn inventory_entities(t: &Types, inv: &Inventory) -> Vec<Entity> {
                 Types::uid(&t.repository, repo),
                 vec![
                     ("name", s(repo)),
-                    ("application", Rx::new_entity_uid(app_uid.clone())),
+                    ("application", Value::Entity(app_uid.clone())),
                     ("classification", class()),
                     ("compliance", strings(&a.compliance)),
                 ],
@@ -195,10 +221,10 @@ pub(crate) fn inventory_entities(t: &Types, inv: &Inventory) -> Vec<Entity> {
                 Types::uid(&t.environment, &format!("{}/{env}", a.id)),
                 vec![
                     ("name", s(env)),
-                    ("application", Rx::new_entity_uid(app_uid.clone())),
+                    ("application", Value::Entity(app_uid.clone())),
                     ("classification", class()),
                     ("compliance", strings(&a.compliance)),
-                    ("production", Rx::new_bool(is_production(env))),
+                    ("production", Value::Bool(is_production(env))),
                 ],
                 HashSet::from([app_uid.clone()]),
             ));
@@ -212,22 +238,21 @@ pub fn is_production(env: &str) -> bool {
     matches!(env, "production" | "prod" | "live") || env.starts_with("prod-")
 }
 
-fn change(c: &ChangeFacts) -> Rx {
+fn change(c: &ChangeFacts) -> Value {
     record(vec![
-        ("ai_assisted", Rx::new_bool(c.ai_assisted)),
+        ("ai_assisted", Value::Bool(c.ai_assisted)),
         ("ai_tools", strings(&c.ai_tools)),
         ("approvals", long(c.approvals)),
-        ("checklist_complete", Rx::new_bool(c.checklist_complete)),
-        ("security_scan_passed", Rx::new_bool(c.security_scan_passed)),
+        ("checklist_complete", Value::Bool(c.checklist_complete)),
+        ("security_scan_passed", Value::Bool(c.security_scan_passed)),
         ("high_findings", long(c.high_findings)),
-        ("tests_passed", Rx::new_bool(c.tests_passed)),
+        ("tests_passed", Value::Bool(c.tests_passed)),
         ("secret_findings", long(c.secret_findings)),
     ])
 }
 
-fn record(fields: Vec<(&str, Rx)>) -> Rx {
-    Rx::new_record(fields.into_iter().map(|(k, v)| (k.to_owned(), v)))
-        .expect("record field names are unique")
+fn record(fields: Vec<(&str, Value)>) -> Value {
+    Value::record(fields)
 }
 
 /// The entities a request names in its context (tool, model), for existence checks.
@@ -241,18 +266,12 @@ pub(crate) fn context_entities(t: &Types, req: &DecisionRequest) -> Vec<(&'stati
     }
 }
 
-/// The Cedar request for a decision request. Context shape follows the shipped schema; a test
-/// checks it against the schema, so the hot path skips request validation.
-pub(crate) fn cedar_request(
-    t: &Types,
-    principal: EntityUid,
-    resource: EntityUid,
-    req: &DecisionRequest,
-) -> Request {
-    let context = match req {
+/// The request's context as a record value, in the shape of the shipped schema.
+pub(crate) fn context_value(t: &Types, req: &DecisionRequest) -> Value {
+    let fields = match req {
         DecisionRequest::SendPrompt { context: c, .. } => vec![
-            ("tool", Rx::new_entity_uid(Types::uid(&t.tool, &c.tool))),
-            ("model", Rx::new_entity_uid(Types::uid(&t.model, &c.model))),
+            ("tool", Value::Entity(Types::uid(&t.tool, &c.tool))),
+            ("model", Value::Entity(Types::uid(&t.model, &c.model))),
             (
                 "findings",
                 record(vec![
@@ -266,7 +285,7 @@ pub(crate) fn cedar_request(
             (
                 "budget",
                 record(vec![
-                    ("exceeded", Rx::new_bool(c.budget.exceeded)),
+                    ("exceeded", Value::Bool(c.budget.exceeded)),
                     ("spent_cents", long(c.budget.spent_cents)),
                     ("limit_cents", long(c.budget.limit_cents)),
                 ]),
@@ -275,13 +294,28 @@ pub(crate) fn cedar_request(
         DecisionRequest::MergeChange { context: c, .. } => vec![("change", change(&c.change))],
         DecisionRequest::Deploy { context: c, .. } => vec![
             ("change", change(&c.change)),
-            ("authorized", Rx::new_bool(c.authorized)),
-            ("break_glass", Rx::new_bool(c.break_glass)),
+            ("authorized", Value::Bool(c.authorized)),
+            ("break_glass", Value::Bool(c.break_glass)),
         ],
     };
-    let context = Context::from_pairs(context.into_iter().map(|(k, v)| (k.to_owned(), v)))
+    record(fields)
+}
+
+/// The Cedar request for a decision request. Context shape follows the shipped schema; a test
+/// checks it against the schema, so the hot path skips request validation.
+pub(crate) fn cedar_request(
+    t: &Types,
+    principal: EntityUid,
+    resource: EntityUid,
+    action: Action,
+    context: &Value,
+) -> Request {
+    let Value::Record(fields) = context else {
+        unreachable!("contexts are records")
+    };
+    let context = Context::from_pairs(fields.iter().map(|(k, v)| (k.clone(), v.to_cedar())))
         .expect("context keys are unique");
-    Request::new(principal, t.action(req.action()), resource, context, None)
+    Request::new(principal, t.action(action), resource, context, None)
         .expect("requests without a schema always build")
 }
 
@@ -318,7 +352,7 @@ mod tests {
             let action = req.action();
             let p = Types::uid(&t.person, req.principal());
             let r = Types::uid(t.resource_type(action), req.resource());
-            let built = cedar_request(&t, p.clone(), r.clone(), req);
+            let built = cedar_request(&t, p.clone(), r.clone(), action, &context_value(&t, req));
             let ctx = built.context().unwrap().clone();
             Request::new(p, t.action(action), r, ctx, Some(&schema))
                 .unwrap_or_else(|e| panic!("{action}: {e}"));

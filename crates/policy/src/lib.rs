@@ -7,13 +7,15 @@
 mod build;
 mod entities;
 mod index;
+mod native;
 mod source;
 #[doc(hidden)]
 pub mod synth;
+mod value;
 
 use std::collections::HashMap;
 
-use cedar_policy::{Authorizer, Entities, EntityUid, PolicyId};
+use cedar_policy::{Authorizer, Entities, PolicyId, PolicySet};
 use model::{
     Decision, DecisionRequest, DeterminingPolicy, Diagnostic, Effect, Location, Outcome,
     PolicyEvalError,
@@ -56,9 +58,15 @@ pub struct PolicyInfo {
 pub struct Engine {
     types: Types,
     entities: Entities,
-    /// Every inventory entity with its ancestors (transitive), precomputed for slicing.
-    ancestors: HashMap<EntityUid, Box<[EntityUid]>>,
+    /// The same entities for the native evaluator, with transitive ancestors.
+    store: native::Store,
     index: ScopeIndex,
+    /// Per policy: its compiled conditions, or `None` when only Cedar can evaluate it.
+    compiled: Vec<Option<native::Conditions>>,
+    /// Per policy: a set holding just it, for Cedar evaluation of that one policy.
+    single: Vec<PolicySet>,
+    /// Every policy, for the whole-set baseline.
+    all: PolicySet,
     infos: Vec<PolicyInfo>,
     by_id: HashMap<PolicyId, usize>,
     warnings: Vec<Diagnostic>,
@@ -80,6 +88,12 @@ impl Engine {
         &self.infos
     }
 
+    /// How many policies the native evaluator compiled (the rest are always evaluated by Cedar).
+    #[doc(hidden)]
+    pub fn natively_compiled(&self) -> usize {
+        self.compiled.iter().filter(|c| c.is_some()).count()
+    }
+
     /// Non-fatal findings from validation (Cedar warnings).
     pub fn warnings(&self) -> &[Diagnostic] {
         &self.warnings
@@ -92,13 +106,13 @@ impl Engine {
         let action = request.action();
         let principal = Types::uid(&t.person, request.principal());
         let resource = Types::uid(t.resource_type(action), request.resource());
-        let Some(principal_ancestors) = self.ancestors.get(&principal) else {
+        let Some(principal_ancestors) = self.store.ancestors(&principal) else {
             return Decision::deny_with_note(format!(
                 "unknown person `{}`: not in the inventory; add them to the bundle's inventory/people.yaml",
                 request.principal()
             ));
         };
-        let Some(resource_ancestors) = self.ancestors.get(&resource) else {
+        let Some(resource_ancestors) = self.store.ancestors(&resource) else {
             let what = match action.resource_type() {
                 "Repository" => "repository is not listed under any application",
                 _ => "environment (`application/environment`) is not listed under any application",
@@ -110,7 +124,7 @@ impl Engine {
             ));
         };
         for (field, uid) in entities::context_entities(t, request) {
-            if !self.ancestors.contains_key(&uid) {
+            if self.store.ancestors(&uid).is_none() {
                 return Decision::deny_with_note(format!(
                     "unknown {field} `{}`: not in the inventory",
                     uid.id().unescaped()
@@ -118,76 +132,76 @@ impl Engine {
             }
         }
         let action_uid = t.action(action);
-        let mut slices = self
-            .index
-            .slices(
-                &action_uid,
-                &principal,
-                principal_ancestors,
-                &resource,
-                resource_ancestors,
-            )
-            .peekable();
-        if slices.peek().is_none() {
-            return Decision::deny_with_note(no_permit_note());
+        let context = entities::context_value(t, request);
+        let env = native::Env {
+            principal: &principal,
+            action: &action_uid,
+            resource: &resource,
+            context: &context,
+            store: &self.store,
+        };
+        let mut cedar_request = None;
+        let mut outcome = Outcomes::default();
+        for i in self.index.candidates(
+            &action_uid,
+            &principal,
+            principal_ancestors,
+            &resource,
+            resource_ancestors,
+        ) {
+            let native = self.compiled[i].as_ref().map(|c| c.satisfied(&env));
+            match native {
+                Some(Ok(true)) => outcome.satisfied(i, self.infos[i].effect),
+                Some(Ok(false)) => {}
+                // Not compiled, or an evaluation error: Cedar decides, and reports the error.
+                _ => {
+                    let request = cedar_request.get_or_insert_with(|| {
+                        entities::cedar_request(
+                            t,
+                            principal.clone(),
+                            resource.clone(),
+                            action,
+                            &context,
+                        )
+                    });
+                    let response =
+                        self.authorizer
+                            .is_authorized(request, &self.single[i], &self.entities);
+                    outcome.add_response(self, &response);
+                }
+            }
         }
-        let cedar_request =
-            entities::cedar_request(t, principal.clone(), resource.clone(), request);
-        let responses: Vec<cedar_policy::Response> = slices
-            .map(|set| {
-                self.authorizer
-                    .is_authorized(&cedar_request, set, &self.entities)
-            })
-            .collect();
-        self.decision_from(&responses)
+        self.decision_from(outcome)
     }
 
-    /// The same decision evaluated against the whole policy set, without slicing: the baseline
-    /// the benchmark compares with, and the oracle the slicing tests check against.
+    /// The same decision evaluated by Cedar against the whole policy set, without slicing or
+    /// the native evaluator: the baseline the benchmark compares with, and the oracle the
+    /// differential tests check against.
     #[doc(hidden)]
     pub fn decide_unsliced(&self, request: &DecisionRequest) -> Decision {
         let t = &self.types;
         let action = request.action();
         let principal = Types::uid(&t.person, request.principal());
         let resource = Types::uid(t.resource_type(action), request.resource());
-        if !self.ancestors.contains_key(&principal) || !self.ancestors.contains_key(&resource) {
+        if self.store.ancestors(&principal).is_none() || self.store.ancestors(&resource).is_none() {
             return self.decide(request);
         }
-        let cedar_request = entities::cedar_request(t, principal, resource, request);
-        let response =
-            self.authorizer
-                .is_authorized(&cedar_request, self.index.all(), &self.entities);
-        self.decision_from(&[response])
+        let context = entities::context_value(t, request);
+        let cedar_request = entities::cedar_request(t, principal, resource, action, &context);
+        let response = self
+            .authorizer
+            .is_authorized(&cedar_request, &self.all, &self.entities);
+        let mut outcome = Outcomes::default();
+        outcome.add_response(self, &response);
+        self.decision_from(outcome)
     }
 
-    fn info(&self, id: &PolicyId) -> &PolicyInfo {
-        &self.infos[self.by_id[id]]
-    }
-
-    /// Merges the answers for disjoint slices of the policy set. Cedar's semantics decompose:
-    /// deny if any forbid is satisfied, else allow if any permit is. A slice that answers Allow
-    /// reports its satisfied permits; one that answers Deny reports its satisfied forbids.
-    fn decision_from(&self, responses: &[cedar_policy::Response]) -> Decision {
-        let mut permits: Vec<usize> = Vec::new();
-        let mut forbids: Vec<usize> = Vec::new();
-        let mut errors: Vec<PolicyEvalError> = Vec::new();
-        for response in responses {
-            let diagnostics = response.diagnostics();
-            let ids = diagnostics.reason().map(|id| self.by_id[id]);
-            match response.decision() {
-                cedar_policy::Decision::Allow => permits.extend(ids),
-                cedar_policy::Decision::Deny => forbids.extend(ids),
-            }
-            errors.extend(diagnostics.errors().map(|e| {
-                let cedar_policy::AuthorizationError::PolicyEvaluationError(e) = e;
-                let info = self.info(e.policy_id());
-                PolicyEvalError {
-                    policy_id: info.id.clone(),
-                    effect: info.effect,
-                    message: e.inner().to_string(),
-                }
-            }));
-        }
+    fn decision_from(&self, outcomes: Outcomes) -> Decision {
+        let Outcomes {
+            permits,
+            forbids,
+            mut errors,
+        } = outcomes;
         // Cedar reports sets; bundle order makes decisions reproducible.
         errors.sort_by_key(|e| self.by_id[&PolicyId::new(&e.policy_id)]);
         let erroring_forbids: Vec<&PolicyEvalError> = errors
@@ -233,6 +247,44 @@ impl Engine {
             errors,
             notes,
         }
+    }
+}
+
+/// Satisfied policies and evaluation errors, gathered from native and Cedar evaluation.
+/// Cedar's semantics decompose over disjoint policy sets: deny if any forbid is satisfied (or,
+/// failing closed, errors), else allow if any permit is satisfied.
+#[derive(Default)]
+struct Outcomes {
+    permits: Vec<usize>,
+    forbids: Vec<usize>,
+    errors: Vec<PolicyEvalError>,
+}
+
+impl Outcomes {
+    fn satisfied(&mut self, policy: usize, effect: Effect) {
+        match effect {
+            Effect::Permit => self.permits.push(policy),
+            Effect::Forbid => self.forbids.push(policy),
+        }
+    }
+
+    /// A Cedar answer: an Allow reports its satisfied permits, a Deny its satisfied forbids.
+    fn add_response(&mut self, engine: &Engine, response: &cedar_policy::Response) {
+        let diagnostics = response.diagnostics();
+        let ids = diagnostics.reason().map(|id| engine.by_id[id]);
+        match response.decision() {
+            cedar_policy::Decision::Allow => self.permits.extend(ids),
+            cedar_policy::Decision::Deny => self.forbids.extend(ids),
+        }
+        self.errors.extend(diagnostics.errors().map(|e| {
+            let cedar_policy::AuthorizationError::PolicyEvaluationError(e) = e;
+            let info = &engine.infos[engine.by_id[e.policy_id()]];
+            PolicyEvalError {
+                policy_id: info.id.clone(),
+                effect: info.effect,
+                message: e.inner().to_string(),
+            }
+        }));
     }
 }
 

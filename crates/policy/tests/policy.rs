@@ -207,3 +207,105 @@ fn policies_report_id_effect_reason_and_location() {
         ("a", Effect::Forbid, "because", "policy/test.cedar:3:1")
     );
 }
+
+/// One policy per construct the native evaluator implements, and two it does not (`like`,
+/// `decimal`), which must fall back to Cedar. Some error at run time (overflow), which must be handed to Cedar as well.
+const EVERY_CONSTRUCT: &str = r#"
+@id("base") @reason("r") permit (principal, action, resource);
+@id("eq-ne") @reason("r") forbid (principal, action == Action::"SendPrompt", resource)
+  when { context.tool != Tool::"tool-1" && context.model == Model::"model-3" };
+@id("cmp") @reason("r") forbid (principal, action == Action::"SendPrompt", resource)
+  when { context.token_estimate >= 3900 || context.token_estimate < 5 || (context.token_estimate > 2000 && context.token_estimate <= 2010) };
+@id("arith") @reason("r") forbid (principal, action == Action::"SendPrompt", resource)
+  when { context.token_estimate * 3 - 100 + -(context.findings.secrets) == 2900 };
+@id("overflow") @reason("r") forbid (principal, action == Action::"SendPrompt", resource)
+  when { context.token_estimate > 3990 && context.token_estimate * 4611686018427387904 > 0 };
+@id("in-set") @reason("r") forbid (principal, action, resource) when { principal in [Team::"team-1", Team::"team-2"] };
+@id("in-expr") @reason("r") forbid (principal, action, resource)
+  when { principal in Team::"team-3" && resource in [Application::"app-7", Application::"app-8"] };
+@id("has") @reason("r") forbid (principal, action == Action::"SendPrompt", resource)
+  when { context.model has retention_days && context.model.retention_days > 0 && principal has email };
+@id("optional-guarded") @reason("r") forbid (principal is Person in Team::"team-4", action == Action::"SendPrompt", resource)
+  when { context.model has vendor && context.model.vendor.score > 60 };
+@id("is") @reason("r") forbid (principal, action, resource is Environment)
+  when { resource.production && !(context.authorized) };
+@id("sets") @reason("r") forbid (principal, action == Action::"MergeChange", resource)
+  when { context.change.ai_tools.containsAny(["tool-2", "tool-3"]) && !context.change.ai_tools.isEmpty() && ["a", "b"].containsAll(["a"]) && resource.compliance.contains("pci") };
+@id("if") @reason("r") forbid (principal, action == Action::"MergeChange", resource)
+  when { if context.change.ai_assisted then context.change.approvals < 1 else !context.change.tests_passed };
+@id("records") @reason("r") forbid (principal, action == Action::"Deploy", resource)
+  when { {a: context.change.approvals, b: [1, 2]} == {b: [2, 1, 1], a: 0} };
+@id("action-in") @reason("r") forbid (principal, action in [Action::"Deploy", Action::"MergeChange"], resource == Repository::"org/app-9-r0");
+@id("entity-attrs") @reason("r") forbid (principal, action == Action::"SendPrompt", resource)
+  when { principal.team.stage == Stage::"pilot" && context.tool.status == ToolStatus::"pilot" && resource.application.classification != Classification::"public" };
+@id("like") @reason("r") forbid (principal, action == Action::"SendPrompt", resource)
+  when { principal.name like "Person 1*7" };
+@id("decimal") @reason("r") forbid (principal, action == Action::"Deploy", resource)
+  when { decimal("1.5").lessThan(decimal("0.5")) };
+"#;
+
+fn mixed_requests(count: usize) -> Vec<DecisionRequest> {
+    let mut rng = synth::Rng::new(11);
+    let mut requests = synth::prompt_requests(&mut rng, count);
+    for i in 0..count / 2 {
+        let app = rng.below(synth::APPS);
+        let change = model::ChangeFacts {
+            ai_assisted: i % 2 == 0,
+            ai_tools: (0..rng.below(3))
+                .map(|_| format!("tool-{}", rng.below(5)))
+                .collect(),
+            approvals: rng.below(3) as u64,
+            tests_passed: i % 3 != 0,
+            ..Default::default()
+        };
+        requests.push(DecisionRequest::MergeChange {
+            principal: format!("p-{}", rng.below(synth::PEOPLE)),
+            resource: format!("org/app-{app}-r{}", rng.below(synth::REPOS_PER_APP)),
+            context: MergeContext {
+                change: change.clone(),
+            },
+        });
+        requests.push(DecisionRequest::Deploy {
+            principal: format!("p-{}", rng.below(synth::PEOPLE)),
+            resource: format!("app-{app}/{}", ["staging", "production"][rng.below(2)]),
+            context: DeployContext {
+                change,
+                authorized: rng.below(2) == 0,
+                break_glass: false,
+            },
+        });
+    }
+    requests
+}
+
+#[test]
+fn native_evaluation_matches_cedar_for_every_construct() {
+    let e = engine(EVERY_CONSTRUCT);
+    assert_eq!(
+        e.natively_compiled(),
+        e.policies().len() - 2,
+        "all but `like` and `decimal` compile natively"
+    );
+    let (mut errors, mut denies, mut allows) = (0, 0, 0);
+    for r in &mixed_requests(6000) {
+        let native = e.decide(r);
+        assert_eq!(native, e.decide_unsliced(r), "{r:?}");
+        errors += native.errors.len();
+        if native.is_allowed() {
+            allows += 1
+        } else {
+            denies += 1
+        }
+    }
+    // Every construct is exercised with both outcomes, and errors do occur and match Cedar's.
+    assert!(
+        errors > 5 && denies > 1000 && allows > 1000,
+        "errors {errors}, denies {denies}, allows {allows}"
+    );
+}
+
+#[test]
+fn every_policy_of_the_synthetic_workload_compiles_natively() {
+    let e = Engine::build(&synth::inventory(), &synth::policies(1000), &[]).unwrap();
+    assert_eq!(e.natively_compiled(), 1000);
+}
