@@ -127,6 +127,8 @@ enum PolicyCommand {
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
     },
+    /// Print the Cedar schema aigov ships (bundles extend it with `policy/*.cedarschema`).
+    Schema,
 }
 
 fn main() -> ExitCode {
@@ -163,6 +165,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             policy::validate(&bundle, format)
         }
         Command::Policy(PolicyCommand::Test { bundle, format }) => policy::test(&bundle, format),
+        Command::Policy(PolicyCommand::Schema) => {
+            print!("{}", ::policy::SCHEMA);
+            Ok(0)
+        }
         Command::Policy(PolicyCommand::Explain {
             bundle,
             principal,

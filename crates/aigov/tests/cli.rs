@@ -663,3 +663,12 @@ fn serve_starts_answers_and_stops_on_sigterm() {
     );
     assert_eq!(std::fs::read_to_string(&token_file).unwrap(), before);
 }
+
+#[test]
+fn policy_schema_prints_the_shipped_schema() {
+    let out = run(&here(), &["policy", "schema"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text, policy::SCHEMA);
+    assert!(text.contains("action SendPrompt appliesTo"));
+}

@@ -294,3 +294,32 @@ fn digest_identifies_content() {
         .digest;
     assert_ne!(a, c);
 }
+
+#[test]
+fn bundles_extend_the_schema_but_cannot_redefine_it() {
+    check(
+        &[
+            (
+                "policy/extra.cedarschema",
+                "action ReadDashboard appliesTo { principal: Person, resource: Application };\n",
+            ),
+            (
+                "policy/extra.cedar",
+                "@id(\"owners-read\")\n@reason(\"team members may read their dashboards\")\npermit (principal, action == Action::\"ReadDashboard\", resource)\nwhen { resource.owner == principal.team.name };\n",
+            ),
+        ],
+        expect![[r#"
+            valid: 17 policies
+        "#]],
+    );
+    check(
+        &[(
+            "policy/extra.cedarschema",
+            "entity Person = { nickname: String };\n",
+        )],
+        expect![[r#"
+        policy/extra.cedarschema: error[cedar-schema]: duplicate entity type `Person`
+          hint: bundle schema files may add entity types and actions but not redefine aigov's (see `aigov policy schema`)
+    "#]],
+    );
+}
