@@ -117,10 +117,8 @@ fn validate_broken_bundle() {
         expect![[r#"
             exit: 1
             --- stdout
-            bundle/inventory/people.yaml:6:11: error[unknown-team]: `team` refers to team `platform`, which is not defined
-              hint: define team `platform` in the inventory, or fix the reference
             bundle/inventory/teams.yaml:6:12: error[invalid-value]: invalid `stage`: `sideways` is not one of `pilot`, `controlled-expansion`, `scale`
-            bundle is invalid: 2 error(s), 0 warning(s)
+            bundle is invalid: 1 error(s), 0 warning(s)
         "#]],
     );
     let output = run(
@@ -133,17 +131,6 @@ fn validate_broken_bundle() {
         {
           "valid": false,
           "diagnostics": [
-            {
-              "severity": "error",
-              "code": "unknown-team",
-              "location": {
-                "file": "inventory/people.yaml",
-                "line": 6,
-                "column": 11
-              },
-              "message": "`team` refers to team `platform`, which is not defined",
-              "hint": "define team `platform` in the inventory, or fix the reference"
-            },
             {
               "severity": "error",
               "code": "invalid-value",

@@ -243,9 +243,10 @@ impl Reader {
         let d = &mut self.diags;
         for t in raw.teams {
             let at = f.at(t.id.span());
-            let Some(stage) = f.parse_value::<RolloutStage>("stage", &t.stage, d) else {
-                continue;
-            };
+            // An invalid value is reported; the record stays so references to it still resolve.
+            let stage = f
+                .parse_value("stage", &t.stage, d)
+                .unwrap_or(RolloutStage::Pilot);
             if let Some(o) = &t.owner {
                 self.person_refs.push(Ref {
                     at: f.at(o.span()),
@@ -318,9 +319,9 @@ impl Reader {
         }
         for t in raw.tools {
             let at = f.at(t.id.span());
-            let Some(status) = f.parse_value::<ToolStatus>("status", &t.status, d) else {
-                continue;
-            };
+            let status = f
+                .parse_value("status", &t.status, d)
+                .unwrap_or(ToolStatus::Denied);
             self.vendor_refs.push(Ref {
                 at: f.at(t.vendor.span()),
                 field: "vendor",
@@ -344,9 +345,9 @@ impl Reader {
         }
         for m in raw.models {
             let at = f.at(m.id.span());
-            let Some(hosting) = f.parse_value::<Hosting>("hosting", &m.hosting, d) else {
-                continue;
-            };
+            let hosting = f
+                .parse_value("hosting", &m.hosting, d)
+                .unwrap_or(Hosting::VendorCloud);
             if let Some(v) = &m.vendor {
                 self.vendor_refs.push(Ref {
                     at: f.at(v.span()),
@@ -424,13 +425,9 @@ impl Reader {
             );
         }
         for a in raw.applications {
-            let Some(classification) = f.parse_value::<DataClassification>(
-                "classification",
-                &a.classification,
-                &mut self.diags,
-            ) else {
-                continue;
-            };
+            let classification = f
+                .parse_value("classification", &a.classification, &mut self.diags)
+                .unwrap_or(DataClassification::Restricted);
             let app = RawApp {
                 id: a.id,
                 name: a.name,
@@ -462,7 +459,7 @@ impl Reader {
                 &mut self.diags,
             ) {
                 Some(c) => c,
-                None => return,
+                None => DataClassification::Restricted,
             },
             None => {
                 self.diags.push(
