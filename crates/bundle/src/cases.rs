@@ -66,32 +66,32 @@ fn parse_case(file: &YamlFile<'_>, node: &Node) -> Result<PolicyTest, Diagnostic
     };
     let principal = strip_type(&c.principal);
     let resource = strip_type(&c.resource);
-    let what = "test `context`";
-    let context = node.as_mapping().and_then(|m| m.get_node("context"));
-    let request = match (action, context) {
-        (Action::SendPrompt, ctx) => DecisionRequest::SendPrompt {
+    let node = node.as_mapping().and_then(|m| m.get_node("context"));
+    // The action decides the context's type; a missing context is the type's default.
+    fn context<T: serde::de::DeserializeOwned + Default>(
+        file: &YamlFile<'_>,
+        node: Option<&Node>,
+    ) -> Result<T, Diagnostic> {
+        Ok(node
+            .map(|n| file.typed(n, "test `context`"))
+            .transpose()?
+            .unwrap_or_default())
+    }
+    let request = match action {
+        Action::SendPrompt => DecisionRequest::SendPrompt {
             principal,
             resource,
-            context: ctx
-                .map(|n| file.typed(n, what))
-                .transpose()?
-                .unwrap_or_default(),
+            context: context(file, node)?,
         },
-        (Action::MergeChange, ctx) => DecisionRequest::MergeChange {
+        Action::MergeChange => DecisionRequest::MergeChange {
             principal,
             resource,
-            context: ctx
-                .map(|n| file.typed(n, what))
-                .transpose()?
-                .unwrap_or_default(),
+            context: context(file, node)?,
         },
-        (Action::Deploy, ctx) => DecisionRequest::Deploy {
+        Action::Deploy => DecisionRequest::Deploy {
             principal,
             resource,
-            context: ctx
-                .map(|n| file.typed(n, what))
-                .transpose()?
-                .unwrap_or_default(),
+            context: context(file, node)?,
         },
     };
     Ok(PolicyTest {

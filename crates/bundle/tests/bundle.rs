@@ -326,8 +326,15 @@ fn bundles_extend_the_schema_but_cannot_redefine_it() {
 
 #[test]
 fn an_invalid_value_does_not_cascade_into_unknown_reference_errors() {
-    let (rel, text) = replace("inventory/teams.yaml", "    stage: pilot\n", "    stage: pliot\n");
-    check(&[(&rel, &text)], expect![[r#"
+    let (rel, text) = replace(
+        "inventory/teams.yaml",
+        "    stage: pilot\n",
+        "    stage: pliot\n",
+    );
+    check(
+        &[(&rel, &text)],
+        expect![[r#"
         inventory/teams.yaml:15:12: error[invalid-value]: invalid `stage`: `pliot` is not one of `pilot`, `controlled-expansion`, `scale`
-    "#]]);
+    "#]],
+    );
 }
