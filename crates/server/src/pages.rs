@@ -78,7 +78,14 @@ fn render_dashboard(loaded: &LoadedBundle, user: &str) -> String {
         out,
         "<p class=\"muted\">Bundle <code>{}</code> loaded {} from <code>{}</code> &middot; {} policies &middot; {} warnings</p>",
         html_escape(&b.digest),
-        html_escape(&loaded.loaded_at.format(&Rfc3339).unwrap_or_default()),
+        html_escape(
+            &loaded
+                .loaded_at
+                .replace_nanosecond(0)
+                .unwrap_or(loaded.loaded_at)
+                .format(&Rfc3339)
+                .unwrap_or_default()
+        ),
         html_escape(&b.root.display().to_string()),
         b.engine.policies().len(),
         b.warnings.len(),
