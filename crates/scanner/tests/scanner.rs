@@ -1,0 +1,150 @@
+//! Integration tests of the content scanner: rule examples, allowlists, PII validators, redaction.
+
+use expect_test::{Expect, expect};
+use scanner::{BUILTIN, Scanner};
+
+#[test]
+fn every_builtin_rule_matches_its_examples_and_not_its_near_misses() {
+    let mut problems = Vec::new();
+    for rule in BUILTIN {
+        assert!(
+            !rule.positives.is_empty() && !rule.negatives.is_empty(),
+            "rule `{}` needs examples of both kinds",
+            rule.id
+        );
+        let alone = Scanner::new(std::slice::from_ref(rule)).unwrap();
+        for p in rule.positives {
+            if !alone
+                .scan_secrets(p.as_bytes())
+                .iter()
+                .any(|f| f.rule_id == rule.id)
+            {
+                problems.push(format!("{}: missed positive {p:?}", rule.id));
+            }
+        }
+        for n in rule.negatives {
+            let found = alone.scan_secrets(n.as_bytes());
+            if !found.is_empty() {
+                problems.push(format!(
+                    "{}: flagged negative {n:?} at {:?}",
+                    rule.id, found[0].span
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn rule_ids_are_unique_and_regexes_compile_without_unicode() {
+    let mut ids: Vec<&str> = BUILTIN.iter().map(|r| r.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), BUILTIN.len());
+    Scanner::builtin();
+}
+
+/// Scans `input` with the built-in rules and lists each finding as `family confidence: text`.
+fn check(input: &str, expect: Expect) {
+    let s = Scanner::builtin();
+    let found = s.scan(input.as_bytes());
+    let actual: String = found
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}: {}\n",
+                f.family,
+                f.confidence.as_str(),
+                &input[f.span.clone()]
+            )
+        })
+        .collect();
+    expect.assert_eq(&actual);
+}
+
+#[test]
+fn documented_examples_placeholders_and_inline_markers_are_allowed() {
+    check("aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n", expect![[""]]);
+    check(
+        "token = \"ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"\n",
+        expect![[""]],
+    );
+    check("api_key = \"your-api-key-here\"\n", expect![[""]]);
+    check(
+        "key = AKIAZ3MKQ7T2X4PLW5NB  # aigov:allow test fixture\n",
+        expect![[""]],
+    );
+    check(
+        "key = AKIAZ3MKQ7T2X4PLW5NB\n",
+        expect![[r#"
+        aws-access-key high: AKIAZ3MKQ7T2X4PLW5NB
+    "#]],
+    );
+}
+
+#[test]
+fn a_specific_rule_wins_over_the_generic_one_on_the_same_span() {
+    check(
+        "github_token = \"ghp_R8zK2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8u\"\n",
+        expect![[r#"
+        github-token high: ghp_R8zK2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8u
+    "#]],
+    );
+}
+
+#[test]
+fn adjacent_secrets_are_all_found() {
+    check(
+        "ghp_R8zK2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8u,ghp_Q7yJ1lP8uK3wS6mA0bV4xG2iE5cR9zO1dF7t AKIAZ3MKQ7T2X4PLW5NB\n",
+        expect![[r#"
+            github-token high: ghp_R8zK2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8u
+            github-token high: ghp_Q7yJ1lP8uK3wS6mA0bV4xG2iE5cR9zO1dF7t
+            aws-access-key high: AKIAZ3MKQ7T2X4PLW5NB
+        "#]],
+    );
+}
+
+#[test]
+fn personal_data_is_validated() {
+    check(
+        "card 4111 1111 1111 1111 ok, 4111 1111 1111 1112 bad, ssn 123-45-6789, 666-12-3456 never issued\n\
+         iban DE89 3704 0044 0532 0130 00 and DE89 3704 0044 0532 0130 01\n\
+         ip 8.8.8.8 public, 10.1.2.3 private, 192.0.2.7 documentation, 300.1.1.1 invalid\n\
+         mail jane.doe@acme-corp.io and ops@example.com, phone +44 20 7946 0958\n",
+        expect![[r#"
+            credit-card high: 4111 1111 1111 1111
+            us-ssn medium: 123-45-6789
+            iban high: DE89 3704 0044 0532 0130 00
+            ip-address low: 8.8.8.8
+            email medium: jane.doe@acme-corp.io
+            phone-number low: +44 20 7946 0958
+        "#]],
+    );
+}
+
+#[test]
+fn redaction_replaces_only_the_secret_and_keeps_the_type() {
+    let s = Scanner::builtin();
+    let text = r#"{"messages":[{"role":"user","content":"deploy with key AKIAZ3MKQ7T2X4PLW5NB and mail jane.doe@acme-corp.io"}]}"#;
+    let found = s.scan(text.as_bytes());
+    expect![[r#"{"messages":[{"role":"user","content":"deploy with key [REDACTED:aws-access-key] and mail [REDACTED:email]"}]}"#]]
+        .assert_eq(&scanner::redact(text, &found));
+}
+
+#[test]
+fn entropy_is_bits_per_byte() {
+    assert_eq!(scanner::entropy(b"aaaa"), 0.0);
+    assert!((scanner::entropy(b"abcd") - 2.0).abs() < 1e-6);
+}
+
+#[test]
+fn card_numbers_need_their_issuers_length() {
+    // Amex (37…) is 15 digits; the same digits at 18 long are not a card (they are the tail of
+    // an IBAN with a wrong checksum).
+    check(
+        "amex 3782 822463 10005 and 3704 0044 0532 0130 01\n",
+        expect![[r#"
+        credit-card high: 3782 822463 10005
+    "#]],
+    );
+}
