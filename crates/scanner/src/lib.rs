@@ -55,13 +55,59 @@ struct Compiled {
     regex: Regex,
 }
 
+/// One keyword search: an automaton or regex over the keywords, and per keyword the rules to
+/// try. A keyword also triggers the rules of every keyword it contains, so non-overlapping
+/// (leftmost-longest) search loses nothing.
+#[derive(Debug)]
+struct Keywords {
+    patterns: Vec<String>,
+    triggers: Vec<Vec<usize>>,
+}
+
+impl Keywords {
+    fn new() -> Keywords {
+        Keywords {
+            patterns: Vec::new(),
+            triggers: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, keyword: String, rule: usize) {
+        match self.patterns.iter().position(|p| *p == keyword) {
+            Some(p) => self.triggers[p].push(rule),
+            None => {
+                self.patterns.push(keyword);
+                self.triggers.push(vec![rule]);
+            }
+        }
+    }
+
+    /// Adds the rules of contained keywords to each keyword's triggers.
+    fn close(&mut self) {
+        let own = self.triggers.clone();
+        for (i, outer) in self.patterns.iter().enumerate() {
+            for (j, inner) in self.patterns.iter().enumerate() {
+                if i != j && outer.contains(inner.as_str()) {
+                    self.triggers[i].extend(&own[j]);
+                }
+            }
+            self.triggers[i].sort_unstable();
+            self.triggers[i].dedup();
+        }
+    }
+}
+
 /// A compiled rule set. Build once, share freely (`Send + Sync`).
 #[derive(Debug)]
 pub struct Scanner {
     rules: Vec<Compiled>,
-    keywords: AhoCorasick,
-    /// Per keyword pattern: the rules it triggers.
-    keyword_rules: Vec<Vec<usize>>,
+    /// Exact keywords (token prefixes), searched by a case-sensitive automaton.
+    exact: AhoCorasick,
+    exact_keywords: Keywords,
+    /// Keywords in any case, searched by one case-insensitive regex (faster than a
+    /// case-insensitive automaton); matched text, lowercased, finds the keyword.
+    folded: Option<Regex>,
+    folded_keywords: Keywords,
     pii: pii::Detector,
 }
 
@@ -73,60 +119,106 @@ impl Scanner {
 
     pub fn new(rules: &[BuiltinRule]) -> Result<Scanner, RuleError> {
         let mut compiled = Vec::new();
-        let mut patterns: Vec<String> = Vec::new();
-        let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
+        let mut exact_keywords = Keywords::new();
+        let mut folded_keywords = Keywords::new();
         for (i, rule) in rules.iter().enumerate() {
             let regex =
                 Regex::new(&format!("(?-u){}", rule.regex)).map_err(|e| RuleError::Regex {
                     id: rule.id.to_owned(),
                     message: e.to_string(),
                 })?;
-            if rule.keywords.is_empty() {
+            if rule.keywords.iter().all(|k| k.is_empty()) {
                 return Err(RuleError::Invalid {
                     id: rule.id.to_owned(),
                     message: "needs at least one keyword so it is not run on every byte".to_owned(),
                 });
             }
-            for k in rule.keywords {
-                let k = k.to_ascii_lowercase();
-                match patterns.iter().position(|p| *p == k) {
-                    Some(p) => keyword_rules[p].push(i),
-                    None => {
-                        patterns.push(k);
-                        keyword_rules.push(vec![i]);
-                    }
+            for k in rule.keywords.iter().filter(|k| !k.is_empty()) {
+                if rule.ignore_case {
+                    folded_keywords.add(k.to_ascii_lowercase(), i);
+                } else {
+                    exact_keywords.add((*k).to_owned(), i);
                 }
             }
             compiled.push(Compiled { rule: *rule, regex });
         }
-        let keywords = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .build(&patterns)
+        exact_keywords.close();
+        folded_keywords.close();
+        let exact = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&exact_keywords.patterns)
             .map_err(|e| RuleError::Invalid {
                 id: "<keywords>".to_owned(),
                 message: e.to_string(),
             })?;
+        let folded = if folded_keywords.patterns.is_empty() {
+            None
+        } else {
+            let mut alternatives: Vec<&String> = folded_keywords.patterns.iter().collect();
+            alternatives.sort_by_key(|p| std::cmp::Reverse(p.len())); // leftmost-longest
+            let alternation = alternatives
+                .iter()
+                .map(|p| regex::escape(p))
+                .collect::<Vec<_>>()
+                .join("|");
+            Some(
+                Regex::new(&format!("(?i-u){alternation}")).map_err(|e| RuleError::Invalid {
+                    id: "<keywords>".to_owned(),
+                    message: e.to_string(),
+                })?,
+            )
+        };
         Ok(Scanner {
             rules: compiled,
-            keywords,
-            keyword_rules,
+            exact,
+            exact_keywords,
+            folded,
+            folded_keywords,
             pii: pii::Detector::new(),
         })
+    }
+
+    /// Every keyword occurrence with the rules it triggers, in order of position.
+    fn keyword_hits<'a>(&'a self, text: &'a [u8]) -> Vec<(Range<usize>, &'a [usize])> {
+        let mut hits: Vec<(Range<usize>, &[usize])> = self
+            .exact
+            .find_iter(text)
+            .map(|m| {
+                (
+                    m.range(),
+                    &self.exact_keywords.triggers[m.pattern().as_usize()][..],
+                )
+            })
+            .collect();
+        if let Some(folded) = &self.folded {
+            for m in folded.find_iter(text) {
+                let lower = m.as_bytes().to_ascii_lowercase();
+                if let Some(p) = self
+                    .folded_keywords
+                    .patterns
+                    .iter()
+                    .position(|p| p.as_bytes() == lower)
+                {
+                    hits.push((m.range(), &self.folded_keywords.triggers[p][..]));
+                }
+            }
+            hits.sort_by_key(|(r, _)| r.start);
+        }
+        hits
     }
 
     /// Secrets only.
     pub fn scan_secrets(&self, text: &[u8]) -> Vec<Finding> {
         // Windows per rule, in order of position; merged so each byte is searched once per rule.
         let mut windows: Vec<Vec<Range<usize>>> = vec![Vec::new(); self.rules.len()];
-        for m in self.keywords.find_overlapping_iter(text) {
-            for &r in &self.keyword_rules[m.pattern().as_usize()] {
+        for (m, triggers) in self.keyword_hits(text) {
+            for &r in triggers {
                 let rule = &self.rules[r].rule;
-                let start = line_start(text, m.start(), 256);
-                let mut end = (m.end() + rule.window).min(text.len());
+                let start = line_start(text, m.start, 256);
+                let mut end = (m.end + rule.window).min(text.len());
                 if rule.window == rules::LINE {
                     // Line-scoped rules: the match cannot extend past the end of the line.
-                    end = memchr_newline(&text[m.end()..end]).map_or(end, |i| m.end() + i);
+                    end = memchr_newline(&text[m.end..end]).map_or(end, |i| m.end + i);
                 }
                 let w = &mut windows[r];
                 match w.last_mut() {

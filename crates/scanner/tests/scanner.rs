@@ -148,3 +148,16 @@ fn card_numbers_need_their_issuers_length() {
     "#]],
     );
 }
+
+#[test]
+fn generic_keywords_match_in_any_case_and_token_prefixes_exactly() {
+    check(
+        "DB_PASSWORD = \"Zk2mQ9vL4xT7\"\nClientSecret: \"q3Zt8Vw1Lr9Xk2Pm\"\n",
+        expect![[r#"
+        generic-secret medium: Zk2mQ9vL4xT7
+        generic-secret medium: q3Zt8Vw1Lr9Xk2Pm
+    "#]],
+    );
+    // Real GitHub tokens are always lowercase `ghp_`; `GHP_…` is something else.
+    check("GHP_R8ZK2MQ9VL4XT7NB1CW5YH3JF6DS0AP2EG8U\n", expect![[""]]);
+}
