@@ -9,6 +9,7 @@
 mod allow;
 mod pii;
 pub mod rules;
+mod structured;
 
 use std::ops::Range;
 
@@ -16,6 +17,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::Regex;
 
 pub use rules::{BUILTIN, BuiltinRule, Confidence};
+pub use structured::{DiffFinding, JsonFinding, redact_json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {

@@ -161,3 +161,69 @@ fn generic_keywords_match_in_any_case_and_token_prefixes_exactly() {
     // Real GitHub tokens are always lowercase `ghp_`; `GHP_…` is something else.
     check("GHP_R8ZK2MQ9VL4XT7NB1CW5YH3JF6DS0AP2EG8U\n", expect![[""]]);
 }
+
+#[test]
+fn json_string_values_are_scanned_decoded_and_redacted_validly() {
+    let s = Scanner::builtin();
+    // The key sits after an escaped quote and newline: raw-byte spans would be off.
+    let body = r#"{"model":"m","messages":[{"role":"user","content":"config:\n\"key\": \"AKIAZ3MKQ7T2X4PLW5NB\"\tmail jane.doe@acme-corp.io"}],"a/b":"ghp_R8zK2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8u"}"#;
+    let mut value: serde_json::Value = serde_json::from_str(body).unwrap();
+    let found = s.scan_json(&value);
+    let listed: Vec<String> = found
+        .iter()
+        .map(|f| format!("{} {}", f.pointer, f.finding.family))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "/a~1b github-token",
+            "/messages/0/content aws-access-key",
+            "/messages/0/content email"
+        ]
+    );
+    scanner::redact_json(&mut value, &found);
+    let out = serde_json::to_string(&value).unwrap();
+    expect![[r#"{"a/b":"[REDACTED:github-token]","messages":[{"content":"config:\n\"key\": \"[REDACTED:aws-access-key]\"\tmail [REDACTED:email]","role":"user"}],"model":"m"}"#]]
+        .assert_eq(&out);
+    assert!(serde_json::from_str::<serde_json::Value>(&out).is_ok());
+}
+
+/// Scans a diff and lists `file:line:column family`.
+fn check_diff(diff: &str, expect: Expect) {
+    let found = Scanner::builtin().scan_diff(diff);
+    let actual: String = found
+        .iter()
+        .map(|f| format!("{}:{}:{} {}\n", f.file, f.line, f.column, f.finding.family))
+        .collect();
+    expect.assert_eq(&actual);
+}
+
+#[test]
+fn diffs_count_only_added_lines_with_new_file_positions() {
+    check_diff(
+        "diff --git a/app/settings.py b/app/settings.py\n\
+         index 1111111..2222222 100644\n\
+         --- a/app/settings.py\n\
+         +++ b/app/settings.py\n\
+         @@ -10,4 +10,5 @@ import os\n \
+         DEBUG = False\n\
+         -AWS_KEY = \"AKIAQ2W3E4R5T6Y7U2I3\"\n\
+         +AWS_KEY = os.environ[\"AWS_KEY\"]\n\
+         +GITHUB = \"ghp_R8zK2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8u\"\n \
+         ALLOWED = []\n\
+         +++ not a header: an added line whose content starts with '++ '\n\
+         diff --git a/keys/deploy.pem b/keys/deploy.pem\n\
+         new file mode 100644\n\
+         --- /dev/null\n\
+         +++ b/keys/deploy.pem\n\
+         @@ -0,0 +1,4 @@\n\
+         +-----BEGIN RSA PRIVATE KEY-----\n\
+         +MIIEowIBAAKCAQEAzk2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8uR8zK2mQ9vL4xT7nB1c\n\
+         +W5yH3jF6dS0aP2eG8uR8zK2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8u==\n\
+         +-----END RSA PRIVATE KEY-----\n",
+        expect![[r#"
+            app/settings.py:12:11 github-token
+            keys/deploy.pem:1:1 private-key
+        "#]],
+    );
+}
