@@ -1,6 +1,7 @@
 //! The `aigov` binary: command-line parsing, dispatch, and the mapping of outcomes to exit codes.
 
 mod policy;
+mod scan;
 mod serve;
 mod token;
 
@@ -11,9 +12,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Every exit code the binary uses.
 pub mod exit {
-    /// Success: valid bundle, all tests passed, decision allowed, server stopped cleanly.
+    /// Success: valid bundle, all tests passed, decision allowed, nothing found, clean stop.
     pub const OK: u8 = 0;
-    /// A negative answer: invalid bundle, failed tests, denied decision, unknown token.
+    /// A negative answer: invalid bundle, failed tests, denied decision, scan findings.
     pub const FAILURE: u8 = 1;
     /// The tool itself could not do its job: bad arguments, unreadable files, database errors.
     pub const TOOL_ERROR: u8 = 2;
@@ -40,6 +41,9 @@ enum Command {
     /// Check, test and query a governance bundle without a server.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Scan files, directories (respecting .gitignore), stdin (`-`) or a diff for secrets and
+    /// personal data: exit 0 nothing found, 1 found, 2 tool failure.
+    Scan(scan::ScanArgs),
 }
 
 /// Where the configuration and data are; shared by `serve` and `token`.
@@ -161,6 +165,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Token(command) => token::run(command),
+        Command::Scan(args) => scan::run(&args),
         Command::Policy(PolicyCommand::Validate { bundle, format }) => {
             policy::validate(&bundle, format)
         }

@@ -659,3 +659,119 @@ fn policy_schema_prints_the_shipped_schema() {
     assert_eq!(text, policy::SCHEMA);
     assert!(text.contains("action SendPrompt appliesTo"));
 }
+
+/// A tree with a secret in a tracked file, one in a git-ignored file, an `.env` (hidden files
+/// are scanned), a binary file, and a clean file.
+fn scan_tree() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("src")).unwrap();
+    std::fs::write(p.join(".gitignore"), "build/\n").unwrap();
+    std::fs::create_dir_all(p.join("build")).unwrap();
+    std::fs::write(p.join("build/out.txt"), "AKIAZ3MKQ7T2X4PLW5NB\n").unwrap();
+    std::fs::write(
+        p.join("src/config.py"),
+        "import os\n\nAWS_KEY = \"AKIAZ3MKQ7T2X4PLW5NB\"\nowner = \"jane.doe@acme-corp.io\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join(".env"),
+        "GITHUB_TOKEN=ghp_R8zK2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8u\n",
+    )
+    .unwrap();
+    std::fs::write(p.join("logo.png"), b"\x89PNG\0\0AKIAZ3MKQ7T2X4PLW5NB").unwrap();
+    std::fs::write(p.join("src/clean.rs"), "fn main() {}\n").unwrap();
+    // `ignore` honours .gitignore only inside a git repository.
+    std::fs::create_dir_all(p.join(".git")).unwrap();
+    dir
+}
+
+#[test]
+fn scan_reports_locations_and_types_never_values() {
+    let tree = scan_tree();
+    let out = run(tree.path(), &["scan", "."]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    expect![[r#"
+        ./.env:1:14: secret github-token (github-token, high)
+        ./src/config.py:3:12: secret aws-access-key (aws-access-key-id, high)
+        ./src/config.py:4:10: personal data email (email, medium)
+    "#]]
+    .assert_eq(&stdout);
+    assert!(
+        !stdout.contains("AKIA") && !stdout.contains("ghp_"),
+        "values must never be printed"
+    );
+    let secrets_only = run(
+        tree.path(),
+        &["scan", "--secrets-only", "src/clean.rs", "src/config.py"],
+    );
+    assert_eq!(
+        String::from_utf8(secrets_only.stdout)
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
+    let clean = run(tree.path(), &["scan", "src/clean.rs"]);
+    assert_eq!(clean.status.code(), Some(0));
+    let missing = run(tree.path(), &["scan", "nope"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        String::from_utf8(missing.stderr)
+            .unwrap()
+            .contains("cannot read `nope`")
+    );
+}
+
+#[test]
+fn scan_json_and_sarif_formats() {
+    let tree = scan_tree();
+    let out = run(tree.path(), &["scan", "--format", "json", "src/config.py"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["findings"][0]["family"], "aws-access-key");
+    assert_eq!(v["findings"][0]["line"], 3);
+    let out = run(tree.path(), &["scan", "--format", "sarif", "."]);
+    assert_eq!(out.status.code(), Some(1));
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let run0 = &sarif["runs"][0];
+    let results = run0["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    for r in results {
+        let index = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(run0["tool"]["driver"]["rules"][index]["id"], r["ruleId"]);
+        assert!(
+            r["locations"][0]["physicalLocation"]["region"]["startLine"]
+                .as_u64()
+                .unwrap()
+                >= 1
+        );
+    }
+    assert_eq!(results[0]["level"], "error");
+}
+
+#[test]
+fn scan_reads_stdin_and_diffs() {
+    let diff = "diff --git a/app.py b/app.py\n--- a/app.py\n+++ b/app.py\n@@ -1,2 +1,2 @@\n-KEY = \"AKIAQ2W3E4R5T6Y7U2I3\"\n+KEY = os.environ[\"KEY\"]\n+TOKEN = \"ghp_R8zK2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8u\"\n";
+    let mut child = aigov(&here())
+        .args(["scan", "--diff", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(diff.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "app.py:2:10: secret github-token (github-token, high)\n"
+    );
+}
