@@ -756,12 +756,11 @@ fn scan_reads_stdin_and_diffs() {
     let diff = "diff --git a/app.py b/app.py\n--- a/app.py\n+++ b/app.py\n@@ -1,2 +1,2 @@\n-KEY = \"AKIAQ2W3E4R5T6Y7U2I3\"\n+KEY = os.environ[\"KEY\"]\n+TOKEN = \"ghp_R8zK2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8u\"\n";
     let mut child = aigov(&here())
         .args(["scan", "--diff", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    use std::io::Write;
     child
         .stdin
         .take()
