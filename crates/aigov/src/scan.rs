@@ -50,8 +50,37 @@ pub(crate) fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     let mut files = 0usize;
     let mut bytes = 0u64;
     let mut skipped: Vec<String> = Vec::new();
+    let mut inputs: Vec<PathBuf> = Vec::new();
     for path in &args.paths {
         if path == Path::new("-") {
+            inputs.push(path.clone());
+            continue;
+        }
+        let meta =
+            std::fs::metadata(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        if meta.is_dir() {
+            let mut walked = Vec::new();
+            // .gitignore is honoured, but hidden files such as `.env` are scanned.
+            for entry in ignore::WalkBuilder::new(path)
+                .hidden(false)
+                .filter_entry(|e| e.file_name() != ".git")
+                .build()
+            {
+                let entry = entry.with_context(|| format!("cannot walk `{}`", path.display()))?;
+                if entry.file_type().is_some_and(|t| t.is_file()) {
+                    walked.push(entry.into_path());
+                }
+            }
+            walked.sort();
+            inputs.extend(walked);
+        } else {
+            inputs.push(path.clone());
+        }
+    }
+    let mut progress = Progress::new(inputs.len());
+    for (i, file) in inputs.iter().enumerate() {
+        progress.show(i, bytes);
+        if file == Path::new("-") {
             let mut input = Vec::new();
             std::io::stdin()
                 .read_to_end(&mut input)
@@ -61,42 +90,21 @@ pub(crate) fn run(args: &ScanArgs) -> anyhow::Result<u8> {
             scan_input(&scanner, args, "<stdin>", &input, &mut found);
             continue;
         }
-        let meta =
-            std::fs::metadata(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-        let walk: Vec<PathBuf> = if meta.is_dir() {
-            let mut out = Vec::new();
-            // .gitignore is honoured, but hidden files such as `.env` are scanned.
-            for entry in ignore::WalkBuilder::new(path)
-                .hidden(false)
-                .filter_entry(|e| e.file_name() != ".git")
-                .build()
-            {
-                let entry = entry.with_context(|| format!("cannot walk `{}`", path.display()))?;
-                if entry.file_type().is_some_and(|t| t.is_file()) {
-                    out.push(entry.into_path());
-                }
-            }
-            out.sort();
-            out
-        } else {
-            vec![path.clone()]
-        };
-        for file in walk {
-            let name = file.display().to_string();
-            let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
-            if size > MAX_FILE {
-                skipped.push(format!("{name} (larger than {} MiB)", MAX_FILE >> 20));
-                continue;
-            }
-            let data = std::fs::read(&file).with_context(|| format!("cannot read `{name}`"))?;
-            if data[..data.len().min(8192)].contains(&0) {
-                continue; // binary
-            }
-            files += 1;
-            bytes += data.len() as u64;
-            scan_input(&scanner, args, &name, &data, &mut found);
+        let name = file.display().to_string();
+        let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+        if size > MAX_FILE {
+            skipped.push(format!("{name} (larger than {} MiB)", MAX_FILE >> 20));
+            continue;
         }
+        let data = std::fs::read(file).with_context(|| format!("cannot read `{name}`"))?;
+        if data[..data.len().min(8192)].contains(&0) {
+            continue; // binary
+        }
+        files += 1;
+        bytes += data.len() as u64;
+        scan_input(&scanner, args, &name, &data, &mut found);
     }
+    progress.clear();
     match args.format {
         ScanFormat::Human => print_human(&found, files, bytes, &skipped),
         ScanFormat::Json => println!("{}", serde_json::to_string_pretty(&json_report(&found))?),
@@ -107,6 +115,50 @@ pub(crate) fn run(args: &ScanArgs) -> anyhow::Result<u8> {
     } else {
         crate::exit::FAILURE
     })
+}
+
+/// A one-line progress display on stderr, only when stderr is a terminal, at most 10 times a
+/// second.
+struct Progress {
+    enabled: bool,
+    total: usize,
+    last: Option<std::time::Instant>,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        use std::io::IsTerminal as _;
+        Progress {
+            enabled: std::io::stderr().is_terminal() && total > 1,
+            total,
+            last: None,
+        }
+    }
+
+    fn show(&mut self, done: usize, bytes: u64) {
+        if !self.enabled || self.last.is_some_and(|t| t.elapsed().as_millis() < 100) {
+            return;
+        }
+        self.last = Some(std::time::Instant::now());
+        eprint!("\r\x1b[2K{}", progress_line(done, self.total, bytes));
+    }
+
+    fn clear(&self) {
+        if self.enabled && self.last.is_some() {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
+fn progress_line(done: usize, total: usize, bytes: u64) -> String {
+    let width = 30;
+    let filled = (done * width).checked_div(total).unwrap_or(0);
+    format!(
+        "scanning [{}{}] {done}/{total} files, {:.1} MB",
+        "#".repeat(filled),
+        "-".repeat(width - filled),
+        bytes as f64 / 1e6
+    )
 }
 
 fn scan_input(scanner: &Scanner, args: &ScanArgs, name: &str, data: &[u8], out: &mut Vec<Located>) {
@@ -269,4 +321,19 @@ fn sarif_report(found: &[Located]) -> serde_json::Value {
             "results": results,
         }],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn progress_line_shows_share_of_files_and_volume() {
+        assert_eq!(
+            super::progress_line(5, 20, 3_400_000),
+            "scanning [#######-----------------------] 5/20 files, 3.4 MB"
+        );
+        assert_eq!(
+            super::progress_line(0, 0, 0),
+            "scanning [------------------------------] 0/0 files, 0.0 MB"
+        );
+    }
 }

@@ -240,8 +240,10 @@ impl Scanner {
                         .expect("group 0 always matches");
                     let span = w.start + m.start()..w.start + m.end();
                     let secret = &text[span.clone()];
+                    let whole = caps.get(0).expect("group 0 always matches").as_bytes();
                     if c.rule.entropy.is_some_and(|min| entropy(secret) < min)
                         || allow::is_placeholder(secret)
+                        || allow::is_example_context(whole)
                         || allow::has_inline_marker(text, span.start)
                     {
                         continue;

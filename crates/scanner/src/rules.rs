@@ -326,7 +326,8 @@ pub const BUILTIN: &[BuiltinRule] = &[
         description: "URL or connection string with an embedded password",
         keywords: &["://"],
         ignore_case: false,
-        regex: r#"\b[a-z][a-z0-9+.\-]{1,20}://[^\s:@/'"<>]{1,64}:([^\s:@/'"<>$]{6,128})@[A-Za-z0-9.\-_\[\]]+"#,
+        // Userinfo as RFC 3986 allows it unencoded: no `[]{}|\^` or backtick.
+        regex: r#"\b[a-z][a-z0-9+.\-]{1,20}://[^\s:@/'"<>\[\]{}|\\^`]{1,64}:([^\s:@/'"<>$\[\]{}|\\^`]{6,128})@[A-Za-z0-9.\-_\[\]]+"#,
         entropy: Some(2.5),
         window: LINE,
         confidence: Confidence::High,

@@ -33,10 +33,16 @@ fn escape_pointer(key: &str) -> String {
 
 impl Scanner {
     /// Scans every string value (not keys) of a JSON document, decoded, so escapes such as
-    /// `\n` or `\"` neither hide a secret nor shift its span.
+    /// `\n` or `\"` neither hide a secret nor shift its span. Ordered by pointer, then
+    /// position, whatever the map order of the parsed document.
     pub fn scan_json(&self, value: &Value) -> Vec<JsonFinding> {
         let mut out = Vec::new();
         self.walk(value, &mut String::new(), &mut out);
+        out.sort_by(|a, b| {
+            a.pointer
+                .cmp(&b.pointer)
+                .then(a.finding.span.start.cmp(&b.finding.span.start))
+        });
         out
     }
 

@@ -182,10 +182,17 @@ fn json_string_values_are_scanned_decoded_and_redacted_validly() {
         ]
     );
     scanner::redact_json(&mut value, &found);
+    // Compared as parsed values: key order depends on serde_json's features in the build.
     let out = serde_json::to_string(&value).unwrap();
-    expect![[r#"{"a/b":"[REDACTED:github-token]","messages":[{"content":"config:\n\"key\": \"[REDACTED:aws-access-key]\"\tmail [REDACTED:email]","role":"user"}],"model":"m"}"#]]
-        .assert_eq(&out);
-    assert!(serde_json::from_str::<serde_json::Value>(&out).is_ok());
+    let expected = serde_json::json!({
+        "model": "m",
+        "messages": [{"role": "user", "content": "config:\n\"key\": \"[REDACTED:aws-access-key]\"\tmail [REDACTED:email]"}],
+        "a/b": "[REDACTED:github-token]",
+    });
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap(),
+        expected
+    );
 }
 
 /// Scans a diff and lists `file:line:column family`.
