@@ -190,8 +190,12 @@ fn scan_input(scanner: &Scanner, args: &ScanArgs, name: &str, data: &[u8], out: 
     } else {
         scanner.scan(data)
     };
+    let findings: Vec<Finding> = findings.into_iter().filter(keep).collect();
+    if findings.is_empty() {
+        return; // most files: no need to index their lines
+    }
     let lines = LineIndex::new(data);
-    for f in findings.into_iter().filter(keep) {
+    for f in findings {
         let (line, column) = lines.position(f.span.start);
         let (end_line, end_column) = lines.position(f.span.end);
         out.push(Located {
