@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use scanner::{Finding, Kind, Scanner};
+use scanner::{Finding, Kind, Scanner, Source};
 use serde_json::json;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -19,8 +19,22 @@ pub(crate) enum ScanFormat {
 #[derive(Debug, Args)]
 pub(crate) struct ScanArgs {
     /// Files or directories to scan; `-` reads standard input. Directories honour .gitignore.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "list_rules")]
     paths: Vec<PathBuf>,
+    /// Secret rules from a gitleaks-format file (`.gitleaks.toml`); without `[extend]
+    /// useDefault = true` they replace the built-in rules.
+    #[arg(long, value_name = "FILE")]
+    rules: Option<PathBuf>,
+    /// Use the governance bundle's scanning settings: `scanning/rules.toml` and the
+    /// allowlists in `scanning/*.yaml`.
+    #[arg(long, value_name = "DIR", conflicts_with = "rules")]
+    bundle: Option<PathBuf>,
+    /// Repository being scanned (`owner/name`), for repository-scoped allowlists.
+    #[arg(long, value_name = "OWNER/NAME")]
+    repo: Option<String>,
+    /// List the secret rules in effect and exit.
+    #[arg(long)]
+    list_rules: bool,
     /// Treat the input as a unified diff (`git diff` output) and scan only added lines.
     #[arg(long)]
     diff: bool,
@@ -44,21 +58,79 @@ struct Located {
     finding: Finding,
 }
 
+/// The rule set from `--rules`, `--bundle`, or the built-in rules; warnings go to stderr.
+fn rule_set(args: &ScanArgs) -> anyhow::Result<scanner::RuleSet> {
+    if let Some(path) = &args.rules {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read rule file `{}`", path.display()))?;
+        let dir = path.parent().unwrap_or(Path::new(".")).to_owned();
+        let mut resolve = |p: &str| {
+            let full = dir.join(p);
+            std::fs::read_to_string(&full)
+                .map(|t| (full.display().to_string(), t))
+                .map_err(|e| e.to_string())
+        };
+        let loaded = scanner::gitleaks::load(&path.display().to_string(), &text, &mut resolve)
+            .map_err(|e| anyhow::anyhow!("invalid rule file:\n{e}"))?;
+        for w in &loaded.warnings {
+            eprintln!("warning: {w}");
+        }
+        return Ok(loaded.rules);
+    }
+    if let Some(dir) = &args.bundle {
+        return match bundle::load_scanning(dir) {
+            Ok((rules, warnings)) => {
+                for w in &warnings {
+                    eprintln!("{w}");
+                }
+                Ok(rules)
+            }
+            Err(bundle::LoadError::Invalid(diags)) => {
+                for d in &diags {
+                    eprintln!("{d}");
+                }
+                anyhow::bail!("the bundle's scanning settings are invalid")
+            }
+            Err(e) => Err(e.into()),
+        };
+    }
+    Ok(scanner::RuleSet::builtin())
+}
+
+fn list_rules(rules: &scanner::RuleSet) {
+    for r in &rules.rules {
+        let scope = r
+            .path
+            .as_deref()
+            .map(|p| format!(" path `{p}`"))
+            .unwrap_or_default();
+        println!("{:<32} {:<20} {}{scope}", r.id, r.family, r.description);
+    }
+}
+
 pub(crate) fn run(args: &ScanArgs) -> anyhow::Result<u8> {
-    let scanner = Scanner::builtin();
+    let rules = rule_set(args)?;
+    if args.list_rules {
+        list_rules(&rules);
+        return Ok(crate::exit::OK);
+    }
+    let scanner = Scanner::new(&rules).context("cannot compile the rules")?;
     let mut found: Vec<Located> = Vec::new();
     let mut files = 0usize;
     let mut bytes = 0u64;
     let mut skipped: Vec<String> = Vec::new();
-    let mut inputs: Vec<PathBuf> = Vec::new();
+    // Each file, with its path relative to the repository root for path-scoped rules.
+    let mut inputs: Vec<(PathBuf, String)> = Vec::new();
     for path in &args.paths {
         if path == Path::new("-") {
-            inputs.push(path.clone());
+            inputs.push((path.clone(), String::new()));
             continue;
         }
+        let root = repo_root(path);
         let meta =
             std::fs::metadata(path).with_context(|| format!("cannot read `{}`", path.display()))?;
         if meta.is_dir() {
+            let prefix = relative(&root, path);
             let mut walked = Vec::new();
             // .gitignore is honoured, but hidden files such as `.env` are scanned.
             for entry in ignore::WalkBuilder::new(path)
@@ -68,17 +140,19 @@ pub(crate) fn run(args: &ScanArgs) -> anyhow::Result<u8> {
             {
                 let entry = entry.with_context(|| format!("cannot walk `{}`", path.display()))?;
                 if entry.file_type().is_some_and(|t| t.is_file()) {
-                    walked.push(entry.into_path());
+                    let below = entry.path().strip_prefix(path).unwrap_or(entry.path());
+                    let rel = join_rel(&prefix, below);
+                    walked.push((entry.into_path(), rel));
                 }
             }
             walked.sort();
             inputs.extend(walked);
         } else {
-            inputs.push(path.clone());
+            inputs.push((path.clone(), relative(&root, path)));
         }
     }
     let mut progress = Progress::new(inputs.len());
-    for (i, file) in inputs.iter().enumerate() {
+    for (i, (file, rel)) in inputs.iter().enumerate() {
         progress.show(i, bytes);
         if file == Path::new("-") {
             let mut input = Vec::new();
@@ -87,7 +161,7 @@ pub(crate) fn run(args: &ScanArgs) -> anyhow::Result<u8> {
                 .context("cannot read standard input")?;
             files += 1;
             bytes += input.len() as u64;
-            scan_input(&scanner, args, "<stdin>", &input, &mut found);
+            scan_input(&scanner, args, "<stdin>", None, &input, &mut found);
             continue;
         }
         let name = file.display().to_string();
@@ -102,13 +176,16 @@ pub(crate) fn run(args: &ScanArgs) -> anyhow::Result<u8> {
         }
         files += 1;
         bytes += data.len() as u64;
-        scan_input(&scanner, args, &name, &data, &mut found);
+        scan_input(&scanner, args, &name, Some(rel), &data, &mut found);
     }
     progress.clear();
     match args.format {
         ScanFormat::Human => print_human(&found, files, bytes, &skipped),
         ScanFormat::Json => println!("{}", serde_json::to_string_pretty(&json_report(&found))?),
-        ScanFormat::Sarif => println!("{}", serde_json::to_string_pretty(&sarif_report(&found))?),
+        ScanFormat::Sarif => println!(
+            "{}",
+            serde_json::to_string_pretty(&sarif_report(&scanner, &found))?
+        ),
     }
     Ok(if found.is_empty() {
         crate::exit::OK
@@ -161,12 +238,52 @@ fn progress_line(done: usize, total: usize, bytes: u64) -> String {
     )
 }
 
-fn scan_input(scanner: &Scanner, args: &ScanArgs, name: &str, data: &[u8], out: &mut Vec<Located>) {
+/// The root of the git work tree holding `path` (or, outside git, the current directory).
+fn repo_root(path: &Path) -> PathBuf {
+    let start = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    start
+        .ancestors()
+        .find(|d| d.join(".git").exists())
+        .map(Path::to_owned)
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_default()
+}
+
+/// `path` relative to `root`, with `/`, for matching path-scoped rules and allowlists.
+fn relative(root: &Path, path: &Path) -> String {
+    let full = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    join_rel("", full.strip_prefix(root).unwrap_or(path))
+}
+
+/// `prefix/below` with `/`, without a leading `/` when `prefix` is empty.
+fn join_rel(prefix: &str, below: &Path) -> String {
+    let below = below
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/");
+    match (prefix.is_empty(), below.is_empty()) {
+        (true, _) => below,
+        (_, true) => prefix.to_owned(),
+        _ => format!("{prefix}/{below}"),
+    }
+}
+
+fn scan_input(
+    scanner: &Scanner,
+    args: &ScanArgs,
+    name: &str,
+    rel: Option<&str>,
+    data: &[u8],
+    out: &mut Vec<Located>,
+) {
     let keep = |f: &Finding| !(args.secrets_only && f.kind == Kind::Pii);
+    let repo = args.repo.as_deref();
     if args.diff {
         let text = String::from_utf8_lossy(data);
         for d in scanner
-            .scan_diff(&text)
+            .scan_diff_in(&text, repo)
             .into_iter()
             .filter(|d| keep(&d.finding))
         {
@@ -185,10 +302,11 @@ fn scan_input(scanner: &Scanner, args: &ScanArgs, name: &str, data: &[u8], out: 
         }
         return;
     }
+    let src = Source { path: rel, repo };
     let findings = if args.secrets_only {
-        scanner.scan_secrets(data)
+        scanner.scan_secrets_in(data, src)
     } else {
-        scanner.scan(data)
+        scanner.scan_in(data, src)
     };
     let findings: Vec<Finding> = findings.into_iter().filter(keep).collect();
     if findings.is_empty() {
@@ -283,15 +401,14 @@ fn json_report(found: &[Located]) -> serde_json::Value {
 }
 
 /// SARIF 2.1.0: one run, rules for every rule that fired, one result per finding.
-fn sarif_report(found: &[Located]) -> serde_json::Value {
-    let mut rule_ids: Vec<&str> = found.iter().map(|l| l.finding.rule_id).collect();
+fn sarif_report(scanner: &Scanner, found: &[Located]) -> serde_json::Value {
+    let mut rule_ids: Vec<&str> = found.iter().map(|l| &*l.finding.rule_id).collect();
     rule_ids.sort_unstable();
     rule_ids.dedup();
-    let describe = |id: &str| {
-        scanner::BUILTIN.iter().find(|r| r.id == id).map_or_else(
-            || format!("personal data: {id}"),
-            |r| r.description.to_owned(),
-        )
+    let describe = |id: &str| match scanner.rule_description(id) {
+        Some(d) if !d.is_empty() => d.to_owned(),
+        Some(_) => format!("secret: {id}"),
+        None => format!("personal data: {id}"),
     };
     let rules: Vec<_> = rule_ids
         .iter()
@@ -307,7 +424,7 @@ fn sarif_report(found: &[Located]) -> serde_json::Value {
             };
             json!({
                 "ruleId": l.finding.rule_id,
-                "ruleIndex": rule_ids.iter().position(|r| *r == l.finding.rule_id),
+                "ruleIndex": rule_ids.iter().position(|r| *r == &*l.finding.rule_id),
                 "level": level,
                 "message": {"text": format!("{} found ({}); the value is not shown", l.finding.family, kind(&l.finding))},
                 "locations": [{"physicalLocation": {

@@ -774,3 +774,71 @@ fn scan_reads_stdin_and_diffs() {
         "app.py:2:10: secret github-token (github-token, high)\n"
     );
 }
+
+#[test]
+fn scan_with_gitleaks_rules_and_bundle_allowlists() {
+    let tree = scan_tree();
+    let p = tree.path();
+    std::fs::write(
+        p.join(".gitleaks.toml"),
+        "[extend]\nuseDefault = true\n\n[[rules]]\nid = \"acme-token\"\n\
+         description = \"Acme service token\"\nregex = '''\\b(acme_[a-z0-9]{24})\\b'''\n\
+         keywords = [\"acme_\"]\n\n[[allowlists]]\ndescription = \"generated code\"\n\
+         paths = ['''^src/gen/''']\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(p.join("src/gen")).unwrap();
+    std::fs::write(p.join("src/gen/keys.py"), "K = \"AKIAZ3MKQ7T2X4PLW5NB\"\n").unwrap();
+    std::fs::write(
+        p.join("src/acme.py"),
+        "T = \"acme_q3zt8vw1lr9xk2pm7nc4hb6y\"\n",
+    )
+    .unwrap();
+    check(
+        p,
+        &["scan", "--secrets-only", "--rules", ".gitleaks.toml", "src"],
+        expect![[r#"
+            exit: 1
+            --- stdout
+            src/acme.py:1:6: secret acme-token (acme-token, medium)
+            src/config.py:3:12: secret aws-access-key (aws-access-key-id, high)
+            --- stderr
+            2 finding(s) in 4 file(s), 0.0 MB; values are not shown: open the locations, remove or rotate, or mark a false positive with `aigov:allow` on its line
+        "#]],
+    );
+    let listed = run(p, &["scan", "--rules", ".gitleaks.toml", "--list-rules"]);
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(listed.contains("acme-token") && listed.contains("aws-access-key-id"));
+
+    std::fs::write(
+        p.join("bad.toml"),
+        "[[rules]]\nid = \"x\"\nregex = '''(x'''\nkeywords = [\"x\"]\n",
+    )
+    .unwrap();
+    check(
+        p,
+        &["scan", "--rules", "bad.toml", "src"],
+        expect![[r#"
+        exit: 2
+        --- stderr
+        error: invalid rule file:
+        bad.toml:3:9: rule `x`: invalid regex: unclosed group (hint: gitleaks and aigov agree on Go RE2 syntax, except that Unicode classes such as `\p{L}` are not available; test the pattern with `aigov scan --rules FILE`)
+    "#]],
+    );
+
+    // The bundle's allowlist covers Stripe test keys in acme/payments-api's fixtures only.
+    std::fs::create_dir_all(p.join("tests/fixtures")).unwrap();
+    std::fs::write(
+        p.join("tests/fixtures/pay.py"),
+        "stripe.api_key = \"sk_test_51Hq8ZkLm2Qp9Vx4Tb7Nc1Wy5Dj3Fg6H\"\n",
+    )
+    .unwrap();
+    let bundle = EXAMPLE;
+    let with_repo = |repo: &str| {
+        run(p, &["scan", "--bundle", bundle, "--repo", repo, "tests"])
+            .status
+            .code()
+    };
+    assert_eq!(with_repo("acme/payments-api"), Some(0));
+    assert_eq!(with_repo("acme/storefront"), Some(1));
+}

@@ -44,6 +44,10 @@ pub const FILES: &[(&str, &str)] = &[
         "policy/tests/change.yaml",
         include_str!("../../../examples/governance/policy/tests/change.yaml"),
     ),
+    (
+        "scanning/allowlists.yaml",
+        include_str!("../../../examples/governance/scanning/allowlists.yaml"),
+    ),
 ];
 
 /// Writes the example bundle into `dir` (created if missing); existing files are kept.

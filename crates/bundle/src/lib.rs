@@ -6,11 +6,14 @@
 //!   `tools:`, `models:`, `vendors:`) and Backstage `catalog-info.yaml` documents;
 //! - `policy/**/*.cedar` — Cedar policies, each with `@id` and `@reason`;
 //! - `policy/**/*.cedarschema` — optional extensions of aigov's Cedar schema;
-//! - `policy/tests/**/*.yaml` — policy test cases.
+//! - `policy/tests/**/*.yaml` — policy test cases;
+//! - `scanning/rules.toml` — optional gitleaks-format secret rules (and files it extends);
+//! - `scanning/*.yaml` — optional allowlists scoped to paths and repositories.
 
 mod cases;
 pub mod example;
 mod inventory;
+pub mod scanning;
 mod yaml;
 
 use std::collections::HashSet;
@@ -37,6 +40,8 @@ pub struct Bundle {
     pub warnings: Vec<Diagnostic>,
     /// SHA-256 over every file's path and content, hex; identifies the bundle version.
     pub digest: String,
+    /// The content scanner with the bundle's rules and allowlists.
+    pub scanner: std::sync::Arc<scanner::Scanner>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +87,7 @@ enum Kind {
     Policy,
     Schema,
     Test,
+    Scanning,
 }
 
 fn kind_of(rel: &str) -> Option<Kind> {
@@ -94,6 +100,8 @@ fn kind_of(rel: &str) -> Option<Kind> {
         Some(Kind::Policy)
     } else if rel.starts_with("policy/") && rel.ends_with(".cedarschema") {
         Some(Kind::Schema)
+    } else if rel.starts_with("scanning/") && (yaml || rel.ends_with(".toml")) {
+        Some(Kind::Scanning)
     } else {
         None
     }
@@ -200,11 +208,12 @@ pub fn load(root: &Path) -> Result<Bundle, LoadError> {
                 path: f.rel.clone(),
                 text: f.text.clone(),
             }),
-            None => {}
+            Some(Kind::Scanning) | None => {}
         }
     }
     let (inventory, inv_diags) = reader.finish();
     diags.extend(inv_diags);
+    let scan_rules = scanning::build(&scanning_files(&files), &mut diags);
 
     // Policies are checked even when the inventory has errors, so one run reports everything.
     let engine = match Engine::build(&inventory, &policies, &schemas) {
@@ -243,15 +252,44 @@ pub fn load(root: &Path) -> Result<Bundle, LoadError> {
         }
     }
     diags.sort_by(|a, b| a.location.cmp(&b.location));
-    match engine {
-        Some(engine) if !diags.iter().any(Diagnostic::is_error) => Ok(Bundle {
+    match (engine, scan_rules) {
+        (Some(engine), Some(scan_rules)) if !diags.iter().any(Diagnostic::is_error) => Ok(Bundle {
             root: root.to_owned(),
             inventory,
             engine,
             tests,
             warnings: diags,
             digest,
+            scanner: std::sync::Arc::new(
+                scanner::Scanner::new(&scan_rules).expect("checked by scanning::build"),
+            ),
         }),
+        _ => Err(LoadError::Invalid(diags)),
+    }
+}
+
+fn scanning_files(files: &[File]) -> Vec<(&str, &str)> {
+    files
+        .iter()
+        .filter(|f| kind_of(&f.rel) == Some(Kind::Scanning))
+        .map(|f| (f.rel.as_str(), f.text.as_str()))
+        .collect()
+}
+
+/// Reads only the bundle's scanning settings (for `aigov scan --bundle`): its rule set, and
+/// warnings about rule-file features aigov does not honour.
+pub fn load_scanning(root: &Path) -> Result<(scanner::RuleSet, Vec<Diagnostic>), LoadError> {
+    let mut files = Vec::new();
+    for (rel, path) in walk(root)? {
+        if kind_of(&rel) == Some(Kind::Scanning) {
+            let text =
+                std::fs::read_to_string(&path).map_err(|source| LoadError::Io { path, source })?;
+            files.push(File { rel, text });
+        }
+    }
+    let mut diags = Vec::new();
+    match scanning::build(&scanning_files(&files), &mut diags) {
+        Some(rules) if !diags.iter().any(Diagnostic::is_error) => Ok((rules, diags)),
         _ => Err(LoadError::Invalid(diags)),
     }
 }

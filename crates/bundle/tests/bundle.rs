@@ -338,3 +338,71 @@ fn an_invalid_value_does_not_cascade_into_unknown_reference_errors() {
     "#]],
     );
 }
+
+#[test]
+fn scanning_allowlists_scope_findings_to_paths_and_repositories() {
+    let b = bundle::load(&example_dir()).unwrap();
+    let text = b"stripe.api_key = \"sk_test_51Hq8ZkLm2Qp9Vx4Tb7Nc1Wy5Dj3Fg6H\"\n";
+    let found = |path: &str, repo: &str| {
+        b.scanner
+            .scan_in(
+                text,
+                scanner::Source {
+                    path: Some(path),
+                    repo: Some(repo),
+                },
+            )
+            .len()
+    };
+    assert_eq!(found("tests/fixtures/pay.py", "acme/payments-api"), 0);
+    assert_eq!(found("tests/fixtures/pay.py", "acme/storefront"), 1);
+    assert_eq!(found("src/pay.py", "acme/payments-api"), 1);
+}
+
+#[test]
+fn scanning_files_are_validated_with_positions() {
+    check(
+        &[
+            (
+                "scanning/allowlists.yaml",
+                "allowlists:\n\
+                 \x20 - description: fixtures\n\
+                 \x20   paths: [\"tests/[fixtures/**\"]\n\
+                 \x20   repos: [acme]\n\
+                 \x20   rules: [stripe-keys]\n\
+                 \x20 - description: \"\"\n\
+                 \x20 - description: typo\n\
+                 \x20   path: [docs/**]\n",
+            ),
+            (
+                "scanning/rules.toml",
+                "[extend]\nuseDefault = true\n\n[[rules]]\nid = \"acme\"\nregex = '''acme_(['''\nkeywords = [\"acme_\"]\n",
+            ),
+        ],
+        expect![[r#"
+            scanning/allowlists.yaml:3:13: error[invalid-allowlist]: invalid path glob `tests/[fixtures/**`: unclosed character class; missing ']'
+              hint: globs use `*` within a directory and `**` across directories
+            scanning/allowlists.yaml:4:13: error[invalid-allowlist]: repository `acme` is not `owner/name`
+            scanning/allowlists.yaml:5:13: error[invalid-allowlist]: allowlist names rule `stripe-keys`, which does not exist
+              hint: did you mean `stripe-key`?
+            scanning/allowlists.yaml:6:16: error[invalid-allowlist]: allowlist has no criteria
+              hint: give `paths` (globs), `repos` (owner/name), `values` (regexes) or `stopwords`
+            scanning/allowlists.yaml:6:18: error[invalid-allowlist]: allowlist `description` is empty
+              hint: say why these findings are acceptable; auditors read it
+            scanning/allowlists.yaml:8:5: error[invalid-field]: invalid allowlist at `path`: Unknown field `path`, expected one of `description`, `paths`, `repos`, `rules`, `values`, or `stopwords`
+            scanning/rules.toml:6:9: error[invalid-rule]: rule `acme`: invalid regex: unclosed character class
+              hint: gitleaks and aigov agree on Go RE2 syntax, except that Unicode classes such as `\p{L}` are not available; test the pattern with `aigov scan --rules FILE`
+        "#]],
+    );
+    // A valid rule file extends the built-in rules; the bundle's scanner uses it.
+    let dir = patched(&[(
+        "scanning/rules.toml",
+        "[extend]\nuseDefault = true\n\n[[rules]]\nid = \"acme-token\"\nregex = '''\\b(acme_[a-z0-9]{24})\\b'''\nkeywords = [\"acme_\"]\n",
+    )]);
+    let b = bundle::load(dir.path()).unwrap();
+    let found = b
+        .scanner
+        .scan_secrets(b"t = acme_q3zt8vw1lr9xk2pm7nc4hb6y and AKIAZ3MKQ7T2X4PLW5NB");
+    let ids: Vec<&str> = found.iter().map(|f| &*f.rule_id).collect();
+    assert_eq!(ids, ["acme-token", "aws-access-key-id"]);
+}

@@ -132,3 +132,214 @@ pub(crate) fn has_inline_marker(text: &[u8], pos: usize) -> bool {
     let line = &text[start..end];
     contains(line, b"aigov:allow") || contains(line, b"gitleaks:allow")
 }
+
+/// What an allowlist's regexes are matched against.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RegexTarget {
+    /// The secret itself (gitleaks' default).
+    #[default]
+    Secret,
+    /// The whole regex match, context included.
+    Match,
+    /// The line the finding starts on.
+    Line,
+}
+
+/// Whether any criterion (`Or`, the default) or every given criterion (`And`) must hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Condition {
+    #[default]
+    Or,
+    And,
+}
+
+/// A path pattern: a regex (gitleaks files) or a glob (`**/fixtures/**`, bundle files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathPattern {
+    Regex(String),
+    Glob(String),
+}
+
+/// Findings to leave out: from a gitleaks file (`[[allowlists]]`, `[[rules.allowlists]]`) or
+/// the governance bundle (per path and per repository).
+#[derive(Debug, Clone, Default)]
+pub struct Allowlist {
+    pub description: String,
+    pub condition: Condition,
+    pub paths: Vec<PathPattern>,
+    /// Repositories (`owner/name`) the allowlist covers.
+    pub repos: Vec<String>,
+    pub regexes: Vec<String>,
+    pub regex_target: RegexTarget,
+    /// The finding is allowed if its secret contains one of these (any case).
+    pub stopwords: Vec<String>,
+    /// Rule ids (or personal-data families) it applies to; empty: all.
+    pub target_rules: Vec<String>,
+    /// Git commits (gitleaks); aigov scans content, not history, so these never match.
+    pub commits: Vec<String>,
+}
+
+/// An [`Allowlist`] with its patterns compiled.
+#[derive(Debug)]
+pub(crate) struct CompiledAllowlist {
+    condition: Condition,
+    paths: Option<globset::GlobSet>,
+    path_regexes: Vec<regex::Regex>,
+    repos: Vec<String>,
+    regexes: Vec<regex::bytes::Regex>,
+    regex_target: RegexTarget,
+    stopwords: Vec<Vec<u8>>,
+    pub(crate) target_rules: Vec<String>,
+    commits: bool,
+}
+
+/// What a finding is checked against.
+pub(crate) struct Candidate<'a> {
+    pub(crate) secret: &'a [u8],
+    pub(crate) whole: &'a [u8],
+    pub(crate) line: &'a [u8],
+    pub(crate) path: Option<&'a str>,
+    pub(crate) repo: Option<&'a str>,
+}
+
+impl CompiledAllowlist {
+    pub(crate) fn new(a: &Allowlist) -> Result<CompiledAllowlist, String> {
+        let mut globs = globset::GlobSetBuilder::new();
+        let mut any_glob = false;
+        let mut path_regexes = Vec::new();
+        for p in &a.paths {
+            match p {
+                PathPattern::Glob(g) => {
+                    let glob = globset::GlobBuilder::new(g)
+                        .literal_separator(true)
+                        .build()
+                        .map_err(|e| format!("invalid path glob `{g}`: {}", e.kind()))?;
+                    globs.add(glob);
+                    any_glob = true;
+                }
+                PathPattern::Regex(r) => path_regexes
+                    .push(compile_str(r).map_err(|e| format!("invalid path regex `{r}`: {e}"))?),
+            }
+        }
+        let regexes = a
+            .regexes
+            .iter()
+            .map(|r| compile_bytes(r).map_err(|e| format!("invalid regex `{r}`: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        if a.paths.is_empty()
+            && a.repos.is_empty()
+            && a.regexes.is_empty()
+            && a.stopwords.is_empty()
+            && a.commits.is_empty()
+        {
+            return Err(
+                "allowlist has no criteria: give paths, repos, regexes or stopwords".to_owned(),
+            );
+        }
+        Ok(CompiledAllowlist {
+            condition: a.condition,
+            paths: any_glob
+                .then(|| globs.build())
+                .transpose()
+                .map_err(|e| format!("invalid path glob: {e}"))?,
+            path_regexes,
+            repos: a.repos.clone(),
+            regexes,
+            regex_target: a.regex_target,
+            stopwords: a
+                .stopwords
+                .iter()
+                .map(|w| w.to_ascii_lowercase().into_bytes())
+                .collect(),
+            target_rules: a.target_rules.clone(),
+            commits: !a.commits.is_empty(),
+        })
+    }
+
+    pub(crate) fn applies_to(&self, rule_id: &str) -> bool {
+        self.target_rules.is_empty() || self.target_rules.iter().any(|r| r == rule_id)
+    }
+
+    fn has_paths(&self) -> bool {
+        self.paths.is_some() || !self.path_regexes.is_empty()
+    }
+
+    fn path_allowed(&self, path: Option<&str>) -> bool {
+        let Some(path) = path else { return false };
+        self.paths.as_ref().is_some_and(|g| g.is_match(path))
+            || self.path_regexes.iter().any(|r| r.is_match(path))
+    }
+
+    fn repo_allowed(&self, repo: Option<&str>) -> bool {
+        repo.is_some_and(|repo| self.repos.iter().any(|r| r.eq_ignore_ascii_case(repo)))
+    }
+
+    /// Whether the whole input is allowed whatever it contains (paths or repos alone).
+    pub(crate) fn allows_source(&self, path: Option<&str>, repo: Option<&str>) -> bool {
+        let regexes = !self.regexes.is_empty() || !self.stopwords.is_empty();
+        match self.condition {
+            Condition::Or => self.path_allowed(path) || self.repo_allowed(repo),
+            Condition::And => {
+                !regexes
+                    && !self.commits
+                    && (!self.has_paths() || self.path_allowed(path))
+                    && (self.repos.is_empty() || self.repo_allowed(repo))
+                    && (self.has_paths() || !self.repos.is_empty())
+            }
+        }
+    }
+
+    pub(crate) fn allows(&self, c: &Candidate<'_>) -> bool {
+        let target = match self.regex_target {
+            RegexTarget::Secret => c.secret,
+            RegexTarget::Match => c.whole,
+            RegexTarget::Line => c.line,
+        };
+        let regex = || self.regexes.iter().any(|r| r.is_match(target));
+        let stopword = || {
+            let lower = c.secret.to_ascii_lowercase();
+            self.stopwords.iter().any(|w| contains(&lower, w))
+        };
+        match self.condition {
+            Condition::Or => {
+                self.path_allowed(c.path) || self.repo_allowed(c.repo) || regex() || stopword()
+            }
+            Condition::And => {
+                !self.commits
+                    && (!self.has_paths() || self.path_allowed(c.path))
+                    && (self.repos.is_empty() || self.repo_allowed(c.repo))
+                    && (self.regexes.is_empty() || regex())
+                    && (self.stopwords.is_empty() || stopword())
+            }
+        }
+    }
+}
+
+/// Compiles a byte regex with Unicode off if it allows, else on (user rules may use `\p{L}`).
+pub(crate) fn compile_bytes(pattern: &str) -> Result<regex::bytes::Regex, String> {
+    regex::bytes::Regex::new(&format!("(?-u){pattern}"))
+        .or_else(|_| regex::bytes::Regex::new(pattern))
+        .map_err(|e| first_line(&e))
+}
+
+/// Compiles a text regex (paths), ASCII classes as in Go's RE2.
+pub(crate) fn compile_str(pattern: &str) -> Result<regex::Regex, String> {
+    regex::Regex::new(&format!("(?-u){pattern}"))
+        .or_else(|_| regex::Regex::new(pattern))
+        .map_err(|e| first_line(&e))
+}
+
+/// The regex crate's error without its ASCII-art pointer lines, for one-line diagnostics.
+pub(crate) fn first_line(e: &regex::Error) -> String {
+    let text = e.to_string();
+    text.lines()
+        .filter(|l| l.trim_start().starts_with("error:"))
+        .map(|l| {
+            l.trim_start()
+                .trim_start_matches("error:")
+                .trim()
+                .to_owned()
+        })
+        .next()
+        .unwrap_or_else(|| text.lines().last().unwrap_or_default().trim().to_owned())
+}

@@ -7,17 +7,22 @@
 //! Personal data: validators (Luhn, mod-97, SSN ranges, public IPv4) over candidate matches.
 
 mod allow;
+pub mod gitleaks;
 mod pii;
 pub mod rules;
 mod structured;
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::Regex;
 
-pub use rules::{BUILTIN, BuiltinRule, Confidence};
+pub use allow::{Allowlist, Condition, PathPattern, RegexTarget};
+pub use rules::{BUILTIN, BuiltinRule, Confidence, Rule, Window, builtin_rules};
 pub use structured::{DiffFinding, JsonFinding, redact_json};
+
+use allow::{Candidate, CompiledAllowlist};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
@@ -25,12 +30,13 @@ pub enum Kind {
     Pii,
 }
 
-/// One thing found. `span` covers only the secret (or personal datum), in bytes.
+/// One thing found. `span` covers only the secret (or personal datum), in bytes; it is empty
+/// (`0..0`) for a path-only rule, which flags the file itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    pub rule_id: &'static str,
+    pub rule_id: Arc<str>,
     /// The type shown in placeholders and reports, e.g. `aws-access-key`, `email`.
-    pub family: &'static str,
+    pub family: Arc<str>,
     pub kind: Kind,
     pub span: Range<usize>,
     pub confidence: Confidence,
@@ -43,18 +49,62 @@ impl Finding {
     }
 }
 
+/// Where scanned text comes from; path- and repository-scoped rules and allowlists use it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Source<'a> {
+    /// File path relative to the repository root, with `/`.
+    pub path: Option<&'a str>,
+    /// Repository, `owner/name`.
+    pub repo: Option<&'a str>,
+}
+
+impl Source<'_> {
+    /// Text of unknown origin (a prompt with no repository attached).
+    pub const NONE: Source<'static> = Source {
+        path: None,
+        repo: None,
+    };
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RuleError {
     #[error("rule `{id}`: invalid regex: {message}")]
     Regex { id: String, message: String },
     #[error("rule `{id}`: {message}")]
     Invalid { id: String, message: String },
+    #[error("allowlist {index}: {message}")]
+    Allowlist { index: usize, message: String },
+}
+
+/// Secret rules and the allowlists that apply to every rule (and to personal data).
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+    pub allowlists: Vec<Allowlist>,
+}
+
+impl RuleSet {
+    pub fn builtin() -> RuleSet {
+        RuleSet {
+            rules: builtin_rules(),
+            allowlists: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug)]
 struct Compiled {
-    rule: BuiltinRule,
-    regex: Regex,
+    id: Arc<str>,
+    family: Arc<str>,
+    description: String,
+    regex: Option<Regex>,
+    secret_group: Option<usize>,
+    entropy: Option<f32>,
+    require_digit: bool,
+    window: Window,
+    confidence: Confidence,
+    path: Option<regex::Regex>,
+    allowlists: Vec<CompiledAllowlist>,
 }
 
 /// One keyword search: an automaton or regex over the keywords, and per keyword the rules to
@@ -110,39 +160,95 @@ pub struct Scanner {
     /// case-insensitive automaton); matched text, lowercased, finds the keyword.
     folded: Option<Regex>,
     folded_keywords: Keywords,
+    /// Rules without keywords: tried on every text.
+    unkeyed: Vec<usize>,
+    /// Allowlists for every rule (and personal data).
+    allowlists: Vec<CompiledAllowlist>,
     pii: pii::Detector,
 }
 
 impl Scanner {
     /// The built-in rules.
     pub fn builtin() -> Scanner {
-        Scanner::new(BUILTIN).expect("built-in rules are valid")
+        Scanner::new(&RuleSet::builtin()).expect("built-in rules are valid")
     }
 
-    pub fn new(rules: &[BuiltinRule]) -> Result<Scanner, RuleError> {
+    /// Only these rules, no allowlists beyond the built-in placeholder checks.
+    pub fn with_rules(rules: Vec<Rule>) -> Result<Scanner, RuleError> {
+        Scanner::new(&RuleSet {
+            rules,
+            allowlists: Vec::new(),
+        })
+    }
+
+    pub fn new(set: &RuleSet) -> Result<Scanner, RuleError> {
         let mut compiled = Vec::new();
         let mut exact_keywords = Keywords::new();
         let mut folded_keywords = Keywords::new();
-        for (i, rule) in rules.iter().enumerate() {
-            let regex =
-                Regex::new(&format!("(?-u){}", rule.regex)).map_err(|e| RuleError::Regex {
-                    id: rule.id.to_owned(),
-                    message: e.to_string(),
-                })?;
-            if rule.keywords.iter().all(|k| k.is_empty()) {
-                return Err(RuleError::Invalid {
-                    id: rule.id.to_owned(),
-                    message: "needs at least one keyword so it is not run on every byte".to_owned(),
-                });
+        let mut unkeyed = Vec::new();
+        for (i, rule) in set.rules.iter().enumerate() {
+            let invalid = |message: String| RuleError::Invalid {
+                id: rule.id.clone(),
+                message,
+            };
+            let regex = rule
+                .regex
+                .as_deref()
+                .map(|r| {
+                    allow::compile_bytes(r).map_err(|message| RuleError::Regex {
+                        id: rule.id.clone(),
+                        message,
+                    })
+                })
+                .transpose()?;
+            let path = rule
+                .path
+                .as_deref()
+                .map(|p| {
+                    allow::compile_str(p).map_err(|e| invalid(format!("invalid path regex: {e}")))
+                })
+                .transpose()?;
+            if regex.is_none() && path.is_none() {
+                return Err(invalid("needs a `regex`, a `path`, or both".to_owned()));
             }
-            for k in rule.keywords.iter().filter(|k| !k.is_empty()) {
+            if let (Some(g), Some(re)) = (rule.secret_group, &regex)
+                && g >= re.captures_len()
+            {
+                return Err(invalid(format!(
+                    "`secretGroup` is {g} but the regex has only {} capture group(s)",
+                    re.captures_len() - 1
+                )));
+            }
+            let keywords: Vec<&String> = rule.keywords.iter().filter(|k| !k.is_empty()).collect();
+            if regex.is_some() && keywords.is_empty() {
+                unkeyed.push(i);
+            }
+            for k in keywords {
                 if rule.ignore_case {
                     folded_keywords.add(k.to_ascii_lowercase(), i);
                 } else {
-                    exact_keywords.add((*k).to_owned(), i);
+                    exact_keywords.add(k.clone(), i);
                 }
             }
-            compiled.push(Compiled { rule: *rule, regex });
+            let allowlists = rule
+                .allowlists
+                .iter()
+                .map(CompiledAllowlist::new)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| invalid(format!("allowlist: {e}")))?;
+            compiled.push(Compiled {
+                id: Arc::from(rule.id.as_str()),
+                family: Arc::from(rule.family.as_str()),
+                description: rule.description.clone(),
+                regex,
+                secret_group: rule.secret_group,
+                entropy: rule.entropy,
+                require_digit: rule.require_digit,
+                window: rule.window,
+                confidence: rule.confidence,
+                path,
+                allowlists,
+            });
         }
         exact_keywords.close();
         folded_keywords.close();
@@ -170,14 +276,40 @@ impl Scanner {
                 })?,
             )
         };
+        let allowlists = set
+            .allowlists
+            .iter()
+            .enumerate()
+            .map(|(index, a)| {
+                CompiledAllowlist::new(a).map_err(|message| RuleError::Allowlist {
+                    index: index + 1,
+                    message,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Scanner {
             rules: compiled,
             exact,
             exact_keywords,
             folded,
             folded_keywords,
+            unkeyed,
+            allowlists,
             pii: pii::Detector::new(),
         })
+    }
+
+    /// Number of secret rules.
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// The description of a secret rule, for reports (SARIF).
+    pub fn rule_description(&self, id: &str) -> Option<&str> {
+        self.rules
+            .iter()
+            .find(|r| &*r.id == id)
+            .map(|r| r.description.as_str())
     }
 
     /// Every keyword occurrence with the rules it triggers, in order of position.
@@ -209,19 +341,80 @@ impl Scanner {
         hits
     }
 
-    /// Secrets only.
+    /// Whether a global allowlist covers this whole source for every rule.
+    fn source_allowed(&self, src: Source<'_>, rule_id: Option<&str>) -> bool {
+        self.allowlists.iter().any(|a| {
+            rule_id.map_or(a.target_rules.is_empty(), |id| a.applies_to(id))
+                && a.allows_source(src.path, src.repo)
+        })
+    }
+
+    fn allowed(&self, rule: Option<&Compiled>, rule_id: &str, c: &Candidate<'_>) -> bool {
+        rule.is_some_and(|r| r.allowlists.iter().any(|a| a.allows(c)))
+            || self
+                .allowlists
+                .iter()
+                .any(|a| a.applies_to(rule_id) && a.allows(c))
+    }
+
+    /// Secrets only, in text of unknown origin.
     pub fn scan_secrets(&self, text: &[u8]) -> Vec<Finding> {
+        self.scan_secrets_in(text, Source::NONE)
+    }
+
+    /// Secrets only, honouring path-scoped rules and path/repository allowlists.
+    pub fn scan_secrets_in(&self, text: &[u8], src: Source<'_>) -> Vec<Finding> {
+        if self.source_allowed(src, None) {
+            return Vec::new();
+        }
+        let active = |r: &Compiled| match (&r.path, src.path) {
+            (None, _) => true,
+            (Some(p), Some(path)) => p.is_match(path),
+            (Some(_), None) => false,
+        };
+        let mut out = Vec::new();
+        // Path-only rules flag the file itself.
+        for r in self.rules.iter().filter(|r| r.regex.is_none() && active(r)) {
+            let c = Candidate {
+                secret: b"",
+                whole: b"",
+                line: b"",
+                path: src.path,
+                repo: src.repo,
+            };
+            if !self.allowed(Some(r), &r.id, &c) {
+                out.push(Finding {
+                    rule_id: r.id.clone(),
+                    family: r.family.clone(),
+                    kind: Kind::Secret,
+                    span: 0..0,
+                    confidence: r.confidence,
+                });
+            }
+        }
+        // Spans an allowlist let through: a less specific rule matching the same value (the
+        // generic assignment rule under an allowed Stripe key) must not report it instead.
+        let mut allowed: Vec<(Range<usize>, Confidence)> = Vec::new();
         // Windows per rule, in order of position; merged so each byte is searched once per rule.
         let mut windows: Vec<Vec<Range<usize>>> = vec![Vec::new(); self.rules.len()];
+        for &r in &self.unkeyed {
+            windows[r].push(0..text.len());
+        }
         for (m, triggers) in self.keyword_hits(text) {
             for &r in triggers {
-                let rule = &self.rules[r].rule;
-                let start = line_start(text, m.start, 256);
-                let mut end = (m.end + rule.window).min(text.len());
-                if rule.window == rules::LINE {
+                let rule = &self.rules[r];
+                let (start, end) = match rule.window {
+                    Window::Whole => (0, text.len()),
+                    Window::Bytes(n) => {
+                        (line_start(text, m.start, 256), (m.end + n).min(text.len()))
+                    }
                     // Line-scoped rules: the match cannot extend past the end of the line.
-                    end = memchr_newline(&text[m.end..end]).map_or(end, |i| m.end + i);
-                }
+                    Window::Line => {
+                        let end = (m.end + rules::LINE).min(text.len());
+                        let end = memchr_newline(&text[m.end..end]).map_or(end, |i| m.end + i);
+                        (line_start(text, m.start, 256), end)
+                    }
+                };
                 let w = &mut windows[r];
                 match w.last_mut() {
                     Some(last) if start <= last.end => last.end = last.end.max(end),
@@ -229,53 +422,127 @@ impl Scanner {
                 }
             }
         }
-        let mut out = Vec::new();
         for (r, ws) in windows.iter().enumerate() {
             let c = &self.rules[r];
+            let Some(regex) = &c.regex else { continue };
+            if ws.is_empty() || !active(c) {
+                continue;
+            }
             for w in ws {
-                for caps in c.regex.captures_iter(&text[w.clone()]) {
-                    let m = caps
-                        .get(1)
-                        .or_else(|| caps.get(0))
-                        .expect("group 0 always matches");
+                for caps in regex.captures_iter(&text[w.clone()]) {
+                    let m = match c.secret_group {
+                        Some(g) => caps.get(g),
+                        None => caps
+                            .iter()
+                            .skip(1)
+                            .flatten()
+                            .find(|m| !m.is_empty())
+                            .or_else(|| caps.get(0)),
+                    };
+                    let Some(m) = m else { continue };
                     let span = w.start + m.start()..w.start + m.end();
                     let secret = &text[span.clone()];
                     let whole = caps.get(0).expect("group 0 always matches").as_bytes();
-                    if c.rule.entropy.is_some_and(|min| entropy(secret) < min)
-                        || allow::is_placeholder(secret)
+                    if c.entropy.is_some_and(|min| {
+                        entropy(secret) <= min
+                            || (c.require_digit && !secret.iter().any(u8::is_ascii_digit))
+                    }) || allow::is_placeholder(secret)
                         || allow::is_example_context(whole)
                         || allow::has_inline_marker(text, span.start)
                     {
                         continue;
                     }
+                    if (!c.allowlists.is_empty() || !self.allowlists.is_empty())
+                        && self.allowed(
+                            Some(c),
+                            &c.id,
+                            &Candidate {
+                                secret,
+                                whole,
+                                line: line_of(text, span.start),
+                                path: src.path,
+                                repo: src.repo,
+                            },
+                        )
+                    {
+                        allowed.push((span, c.confidence));
+                        continue;
+                    }
                     out.push(Finding {
-                        rule_id: c.rule.id,
-                        family: c.rule.family,
+                        rule_id: c.id.clone(),
+                        family: c.family.clone(),
                         kind: Kind::Secret,
                         span,
-                        confidence: c.rule.confidence,
+                        confidence: c.confidence,
                     });
                 }
             }
         }
+        if !allowed.is_empty() {
+            out.retain(|f| {
+                !allowed.iter().any(|(span, confidence)| {
+                    span.start < f.span.end
+                        && f.span.start < span.end
+                        && *confidence >= f.confidence
+                })
+            });
+        }
         dedup(out)
     }
 
-    /// Personal data only.
+    /// Personal data only, in text of unknown origin.
     pub fn scan_pii(&self, text: &[u8]) -> Vec<Finding> {
+        self.scan_pii_in(text, Source::NONE)
+    }
+
+    /// Personal data only, honouring path/repository allowlists.
+    pub fn scan_pii_in(&self, text: &[u8], src: Source<'_>) -> Vec<Finding> {
+        if self.source_allowed(src, None) {
+            return Vec::new();
+        }
         self.pii
             .scan(text)
             .into_iter()
-            .filter(|f| !allow::has_inline_marker(text, f.span.start))
+            .filter(|f| {
+                let secret = &text[f.span.clone()];
+                !allow::has_inline_marker(text, f.span.start)
+                    && (self.allowlists.is_empty()
+                        || !self.allowed(
+                            None,
+                            &f.rule_id,
+                            &Candidate {
+                                secret,
+                                whole: secret,
+                                line: line_of(text, f.span.start),
+                                path: src.path,
+                                repo: src.repo,
+                            },
+                        ))
+            })
             .collect()
     }
 
     /// Secrets and personal data, ordered by position.
     pub fn scan(&self, text: &[u8]) -> Vec<Finding> {
-        let mut out = self.scan_secrets(text);
-        out.extend(self.scan_pii(text));
+        self.scan_in(text, Source::NONE)
+    }
+
+    /// Secrets and personal data from a known path or repository, ordered by position.
+    pub fn scan_in(&self, text: &[u8], src: Source<'_>) -> Vec<Finding> {
+        let mut out = self.scan_secrets_in(text, src);
+        out.extend(self.scan_pii_in(text, src));
         dedup(out)
     }
+}
+
+/// The line containing `pos`, without its newline.
+fn line_of(text: &[u8], pos: usize) -> &[u8] {
+    let start = text[..pos]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let end = memchr_newline(&text[pos..]).map_or(text.len(), |i| pos + i);
+    &text[start..end]
 }
 
 /// Start of the line containing `pos`, looking back at most `max` bytes.
@@ -341,7 +608,7 @@ pub fn redact(text: &str, findings: &[Finding]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
     for f in findings {
-        if f.span.start < at || f.span.end > text.len() {
+        if f.span.start < at || f.span.end > text.len() || f.span.is_empty() {
             continue;
         }
         out.push_str(&text[at..f.span.start]);

@@ -36,8 +36,9 @@ impl Detector {
     pub(crate) fn scan(&self, text: &[u8]) -> Vec<Finding> {
         let mut out = Vec::new();
         let mut push = |family: &'static str, span: std::ops::Range<usize>, confidence| {
+            let family: std::sync::Arc<str> = std::sync::Arc::from(family);
             out.push(Finding {
-                rule_id: family,
+                rule_id: family.clone(),
                 family,
                 kind: Kind::Pii,
                 span,

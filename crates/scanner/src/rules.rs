@@ -1,7 +1,9 @@
 //! aigov's built-in secret rules, written from the providers' public token formats. Each rule
 //! carries examples that must match and near-misses that must not; a test checks all of them.
 
-/// A rule as written in this table; compiled by [`crate::Scanner`].
+use crate::allow::Allowlist;
+
+/// A rule as written in this table; turned into a [`Rule`] and compiled by [`crate::Scanner`].
 #[derive(Debug, Clone, Copy)]
 pub struct BuiltinRule {
     pub id: &'static str,
@@ -43,6 +45,75 @@ impl Confidence {
 
 /// The window of rules whose match lies within one line (up to this many bytes).
 pub(crate) const LINE: usize = 512;
+
+/// Where a rule's regex is tried once one of its keywords is seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// From the start of the keyword's line (at most 256 bytes back) to this many bytes past
+    /// the keyword.
+    Bytes(usize),
+    /// The rest of the keyword's line (at most [`LINE`] bytes).
+    Line,
+    /// The whole text (gitleaks' semantics: a keyword anywhere enables the rule everywhere).
+    Whole,
+}
+
+/// A secret rule: built in, or loaded from a gitleaks-format file.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub id: String,
+    /// Placeholder type: `[REDACTED:<family>]`.
+    pub family: String,
+    pub description: String,
+    /// Literal strings of which one must occur for the regex to be tried. Empty: the rule
+    /// runs on every text (slow; allowed for user rules).
+    pub keywords: Vec<String>,
+    pub ignore_case: bool,
+    /// Byte regex, Unicode off where it compiles so. `None` for path-only rules.
+    pub regex: Option<String>,
+    /// Capture group holding the secret; `None`: the first non-empty group, else the match.
+    pub secret_group: Option<usize>,
+    /// The secret's Shannon entropy (bits per byte) must exceed this.
+    pub entropy: Option<f32>,
+    /// Regex the file path must match for the rule to apply (gitleaks' `path`).
+    pub path: Option<String>,
+    /// gitleaks' rule for ids starting with `generic`: with an entropy threshold, the secret
+    /// must also contain a digit.
+    pub require_digit: bool,
+    pub window: Window,
+    pub confidence: Confidence,
+    pub allowlists: Vec<Allowlist>,
+    pub tags: Vec<String>,
+}
+
+impl From<&BuiltinRule> for Rule {
+    fn from(b: &BuiltinRule) -> Rule {
+        Rule {
+            id: b.id.to_owned(),
+            family: b.family.to_owned(),
+            description: b.description.to_owned(),
+            keywords: b.keywords.iter().map(|k| (*k).to_owned()).collect(),
+            ignore_case: b.ignore_case,
+            regex: Some(b.regex.to_owned()),
+            secret_group: None,
+            entropy: b.entropy,
+            path: None,
+            require_digit: false,
+            window: match b.window {
+                LINE => Window::Line,
+                n => Window::Bytes(n),
+            },
+            confidence: b.confidence,
+            allowlists: Vec::new(),
+            tags: Vec::new(),
+        }
+    }
+}
+
+/// The built-in rules as owned [`Rule`]s.
+pub fn builtin_rules() -> Vec<Rule> {
+    BUILTIN.iter().map(Rule::from).collect()
+}
 
 pub const BUILTIN: &[BuiltinRule] = &[
     BuiltinRule {

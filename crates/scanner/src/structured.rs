@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::{Finding, Scanner};
+use crate::{Finding, Scanner, Source};
 
 /// A finding inside one JSON string value; `finding.span` is relative to the decoded string.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,8 +36,13 @@ impl Scanner {
     /// `\n` or `\"` neither hide a secret nor shift its span. Ordered by pointer, then
     /// position, whatever the map order of the parsed document.
     pub fn scan_json(&self, value: &Value) -> Vec<JsonFinding> {
+        self.scan_json_in(value, Source::NONE)
+    }
+
+    /// [`Scanner::scan_json`] for a document tied to a repository (repository allowlists).
+    pub fn scan_json_in(&self, value: &Value, src: Source<'_>) -> Vec<JsonFinding> {
         let mut out = Vec::new();
-        self.walk(value, &mut String::new(), &mut out);
+        self.walk(value, src, &mut String::new(), &mut out);
         out.sort_by(|a, b| {
             a.pointer
                 .cmp(&b.pointer)
@@ -46,11 +51,17 @@ impl Scanner {
         out
     }
 
-    fn walk(&self, value: &Value, pointer: &mut String, out: &mut Vec<JsonFinding>) {
+    fn walk(
+        &self,
+        value: &Value,
+        src: Source<'_>,
+        pointer: &mut String,
+        out: &mut Vec<JsonFinding>,
+    ) {
         let len = pointer.len();
         match value {
             Value::String(s) => {
-                for finding in self.scan(s.as_bytes()) {
+                for finding in self.scan_in(s.as_bytes(), src) {
                     out.push(JsonFinding {
                         pointer: pointer.clone(),
                         finding,
@@ -60,7 +71,7 @@ impl Scanner {
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
                     pointer.push_str(&format!("/{i}"));
-                    self.walk(item, pointer, out);
+                    self.walk(item, src, pointer, out);
                     pointer.truncate(len);
                 }
             }
@@ -68,7 +79,7 @@ impl Scanner {
                 for (k, v) in map {
                     pointer.push('/');
                     pointer.push_str(&escape_pointer(k));
-                    self.walk(v, pointer, out);
+                    self.walk(v, src, pointer, out);
                     pointer.truncate(len);
                 }
             }
@@ -79,6 +90,12 @@ impl Scanner {
     /// Scans the added lines of a unified diff (`git diff`, `diff -u`). Consecutive added lines
     /// of a file are scanned together, so a key block added over several lines is found.
     pub fn scan_diff(&self, diff: &str) -> Vec<DiffFinding> {
+        self.scan_diff_in(diff, None)
+    }
+
+    /// [`Scanner::scan_diff`] for a change to `repo`: path-scoped rules and allowlists apply
+    /// to each file of the diff.
+    pub fn scan_diff_in(&self, diff: &str, repo: Option<&str>) -> Vec<DiffFinding> {
         let mut out = Vec::new();
         let mut file: Option<String> = None;
         let mut next_line = 0usize;
@@ -89,8 +106,14 @@ impl Scanner {
                      added: &mut String,
                      lines: &mut Vec<(usize, usize)>,
                      out: &mut Vec<DiffFinding>| {
-            if let Some(f) = file {
-                for finding in self.scan(added.as_bytes()) {
+            if let Some(f) = file
+                && !lines.is_empty()
+            {
+                let src = Source {
+                    path: Some(f),
+                    repo,
+                };
+                for finding in self.scan_in(added.as_bytes(), src) {
                     let idx = lines.partition_point(|(off, _)| *off <= finding.span.start) - 1;
                     let (off, line) = lines[idx];
                     let line_end = lines.get(idx + 1).map_or(added.len(), |(o, _)| o - 1);

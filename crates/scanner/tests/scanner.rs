@@ -12,12 +12,12 @@ fn every_builtin_rule_matches_its_examples_and_not_its_near_misses() {
             "rule `{}` needs examples of both kinds",
             rule.id
         );
-        let alone = Scanner::new(std::slice::from_ref(rule)).unwrap();
+        let alone = Scanner::with_rules(vec![rule.into()]).unwrap();
         for p in rule.positives {
             if !alone
                 .scan_secrets(p.as_bytes())
                 .iter()
-                .any(|f| f.rule_id == rule.id)
+                .any(|f| &*f.rule_id == rule.id)
             {
                 problems.push(format!("{}: missed positive {p:?}", rule.id));
             }
@@ -232,5 +232,193 @@ fn diffs_count_only_added_lines_with_new_file_positions() {
             app/settings.py:12:11 github-token
             keys/deploy.pem:1:1 private-key
         "#]],
+    );
+}
+
+fn gitleaks_fixture(name: &str) -> Result<scanner::gitleaks::Loaded, scanner::gitleaks::LoadError> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/gitleaks");
+    let text = std::fs::read_to_string(dir.join(name)).unwrap();
+    let mut resolve = |p: &str| {
+        std::fs::read_to_string(dir.join(p))
+            .map(|t| (p.to_owned(), t))
+            .map_err(|e| e.to_string())
+    };
+    scanner::gitleaks::load(name, &text, &mut resolve)
+}
+
+/// Loads a gitleaks fixture, scans each `(path, text)` and lists `path: rule family text`.
+fn check_gitleaks(file: &str, inputs: &[(Option<&str>, &str)], expect: Expect) {
+    let loaded = gitleaks_fixture(file).unwrap_or_else(|e| panic!("{e}"));
+    let s = loaded.scanner();
+    let mut actual = String::new();
+    for (path, text) in inputs {
+        let src = scanner::Source {
+            path: *path,
+            repo: None,
+        };
+        for f in s.scan_secrets_in(text.as_bytes(), src) {
+            actual.push_str(&format!(
+                "{}: {} {} {:?}\n",
+                path.unwrap_or("<prompt>"),
+                f.rule_id,
+                f.family,
+                &text[f.span.clone()]
+            ));
+        }
+    }
+    expect.assert_eq(&actual);
+}
+
+#[test]
+fn gitleaks_rules_extend_the_defaults_with_groups_paths_and_allowlists() {
+    let token = "acme_live_q3zt8vw1lr9xk2pm7nc4hb6yd0gf5js8";
+    let deploy = "deploy_key = \"Zk2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8uR8Zk2m\"";
+    let jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkFsaWNlIn0.Zk2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8uR8";
+    check_gitleaks(
+        "org.toml",
+        &[
+            // secretGroup = 1: the whole token, not just its random part; keywords in any case.
+            (None, &format!("TOKEN={}", token.to_uppercase())),
+            (None, &format!("token = {token}  # sandbox account")),
+            // `path`-scoped rule: only in deploy/*.ini.
+            (Some("deploy/prod.ini"), deploy),
+            (Some("src/prod.ini"), deploy),
+            // Path-only rule: the file itself is the finding.
+            (Some("certs/server.jks"), "binary-ish"),
+            // A built-in rule extended with a stopword; `jwt` is disabled.
+            (
+                None,
+                "a ghp_0000Zk2mQ9vL4xT7nB1cW5yH3jF6dS0aP2e b ghp_R8zK2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8u",
+            ),
+            (None, jwt),
+            // Global allowlists: vendored code; Stripe test keys only under fixtures/ (AND).
+            (Some("vendor/lib/aws.py"), "AKIAZ3MKQ7T2X4PLW5NB"),
+            (
+                Some("tests/fixtures/pay.py"),
+                "sk_test_51Hq8ZkLm2Qp9Vx4Tb7Nc1Wy5Dj3Fg6H",
+            ),
+            (
+                Some("tests/fixtures/pay.py"),
+                "sk_live_51Hq8ZkLm2Qp9Vx4Tb7Nc1Wy5Dj3Fg6H",
+            ),
+            (
+                Some("src/pay.py"),
+                "sk_test_51Hq8ZkLm2Qp9Vx4Tb7Nc1Wy5Dj3Fg6H",
+            ),
+        ],
+        expect![[r#"
+            <prompt>: acme-internal-token acme-internal-token "ACME_LIVE_Q3ZT8VW1LR9XK2PM7NC4HB6YD0GF5JS8"
+            deploy/prod.ini: acme-deploy-key acme-deploy-key "Zk2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8uR8Zk2m"
+            certs/server.jks: keystore-file keystore-file ""
+            <prompt>: github-token github-token "ghp_R8zK2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8u"
+            tests/fixtures/pay.py: stripe-key stripe-key "sk_live_51Hq8ZkLm2Qp9Vx4Tb7Nc1Wy5Dj3Fg6H"
+            src/pay.py: stripe-key stripe-key "sk_test_51Hq8ZkLm2Qp9Vx4Tb7Nc1Wy5Dj3Fg6H"
+        "#]],
+    );
+}
+
+#[test]
+fn gitleaks_extend_path_merges_the_extended_file() {
+    check_gitleaks(
+        "extends.toml",
+        &[(
+            None,
+            "base_q3zt8vw1lr9xk2pm own_zk2mq9vl4xt7nb1c AKIAZ3MKQ7T2X4PLW5NB",
+        )],
+        // No `useDefault`: the built-in AWS rule is not in effect.
+        expect![[r#"
+            <prompt>: base-rule base-rule "q3zt8vw1lr9xk2pm"
+            <prompt>: own-rule own-rule "zk2mq9vl4xt7nb1c"
+        "#]],
+    );
+}
+
+#[test]
+fn bad_gitleaks_files_are_rejected_with_position_rule_and_reason() {
+    let errors = |name: &str| match gitleaks_fixture(name) {
+        Ok(_) => panic!("{name} loaded"),
+        Err(e) => format!("{e}\n"),
+    };
+    expect![[r#"
+        bad.toml:2:7: `[extend] url` is not supported: aigov does not fetch rules over the network (hint: download the file and use `[extend] path` instead)
+        bad.toml:6:9: rule `broken-regex`: invalid regex: unclosed group (hint: gitleaks and aigov agree on Go RE2 syntax, except that Unicode classes such as `\p{L}` are not available; test the pattern with `aigov scan --rules FILE`)
+        bad.toml:12:15: rule `group-too-big`: `secretGroup` is 3 but the regex has 1 capture group(s) (hint: count the regex's `(` groups, not counting `(?:`)
+        bad.toml:19:3: rule `composite`: composite rules (`required`) are not supported by aigov (hint: remove `[[rules.required]]`; aigov would otherwise report matches that gitleaks reports only next to the required findings)
+        bad.toml:22:1: rule `nothing-to-match`: rule has neither `regex` nor `path` (hint: give a `regex` to match content, a `path` to match file names, or both)
+        bad.toml:31:15: rule `bad-allowlist`: allowlist `condition` must be `OR` or `AND`, not `XOR`
+        bad.toml:32:17: rule `bad-allowlist`: allowlist `regexTarget` must be `secret`, `match` or `line`, not `everything`
+        bad.toml:33:14: rule `bad-allowlist`: invalid allowlist regex: invalid character class range, the start must be <= the end (hint: gitleaks and aigov agree on Go RE2 syntax, except that Unicode classes such as `\p{L}` are not available; test the pattern with `aigov scan --rules FILE`)
+    "#]]
+    .assert_eq(&errors("bad.toml"));
+    expect![[r#"
+        typo.toml:9:1: rule `typo-rule`: unknown field `keyword`, expected one of `id`, `description`, `regex`, `secretGroup`, `entropy`, `path`, `keywords`, `tags`, `allowlist`, `allowlists`, `required`, `skipReport` (hint: aigov reads gitleaks v8 rule files; check the spelling, or remove the field)
+    "#]]
+    .assert_eq(&errors("typo.toml"));
+}
+
+#[test]
+fn gitleaks_features_aigov_cannot_honour_are_reported_as_warnings() {
+    let loaded = gitleaks_fixture("warnings.toml").unwrap();
+    let warnings: String = loaded.warnings.iter().map(|w| format!("{w}\n")).collect();
+    expect![[r#"
+        warnings.toml:1:1: rule `no-keywords`: rule has no `keywords`, so its regex runs on every input (hint: add `keywords` (literal strings every match contains) to keep scans fast)
+        warnings.toml:6:1: allowlist `commits` never match: aigov scans content (prompts, files, diffs), not git history (hint: the allowlist's other criteria still apply)
+    "#]]
+    .assert_eq(&warnings);
+    // The keyword-less rule still works, and the allowlist's paths still apply.
+    let s = loaded.scanner();
+    let text = b"tok_q3zt8vw1lr9xk2pm7nc4hb6y";
+    assert_eq!(s.scan_secrets(text).len(), 1);
+    let docs = scanner::Source {
+        path: Some("docs/setup.md"),
+        repo: None,
+    };
+    assert!(s.scan_secrets_in(text, docs).is_empty());
+}
+
+#[test]
+fn repository_and_path_allowlists_apply_to_secrets_and_personal_data() {
+    let mut rules = scanner::RuleSet::builtin();
+    rules.allowlists.push(scanner::Allowlist {
+        description: "docs site publishes sample data".into(),
+        condition: scanner::Condition::And,
+        repos: vec!["acme/docs-site".into()],
+        paths: vec![scanner::PathPattern::Glob("content/**".into())],
+        ..Default::default()
+    });
+    rules.allowlists.push(scanner::Allowlist {
+        description: "support fixtures".into(),
+        condition: scanner::Condition::And,
+        paths: vec![scanner::PathPattern::Glob("**/fixtures/*.csv".into())],
+        target_rules: vec!["email".into()],
+        ..Default::default()
+    });
+    let s = Scanner::new(&rules).unwrap();
+    let text = b"key AKIAZ3MKQ7T2X4PLW5NB mail jane.doe@acme-corp.io";
+    let count = |path: Option<&str>, repo: Option<&str>| {
+        s.scan_in(text, scanner::Source { path, repo })
+            .iter()
+            .map(|f| f.family.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    assert_eq!(count(None, None), "aws-access-key,email");
+    assert_eq!(count(Some("content/a.md"), Some("acme/docs-site")), "");
+    assert_eq!(
+        count(Some("content/a.md"), Some("acme/payments")),
+        "aws-access-key,email"
+    );
+    assert_eq!(
+        count(Some("src/a.md"), Some("acme/docs-site")),
+        "aws-access-key,email"
+    );
+    // Only e-mail addresses are allowed in fixtures; `*` does not cross directories.
+    assert_eq!(
+        count(Some("tests/fixtures/users.csv"), None),
+        "aws-access-key"
+    );
+    assert_eq!(
+        count(Some("tests/fixtures/x/users.csv"), None),
+        "aws-access-key,email"
     );
 }
