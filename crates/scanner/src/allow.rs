@@ -5,6 +5,8 @@ const DOCUMENTED_EXAMPLES: &[&[u8]] = &[
     b"AKIAIOSFODNN7EXAMPLE",
     b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
     b"ASIAIOSFODNN7EXAMPLE",
+    // Azurite / the Azure storage emulator's published account key (devstoreaccount1).
+    b"Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
 ];
 
 const PLACEHOLDER_WORDS: &[&[u8]] = &[
@@ -68,6 +70,82 @@ const EXAMPLE_HOSTS: &[&[u8]] = &[
     b"@[::1]",
 ];
 
+/// Name endings of settings that hold metadata about a secret, not the secret.
+const METADATA_SUFFIXES: &[&[u8]] = &[
+    b"url",
+    b"uri",
+    b"endpoint",
+    b"path",
+    b"file",
+    b"filename",
+    b"name",
+    b"type",
+    b"class",
+    b"id",
+    b"size",
+    b"length",
+    b"len",
+    b"count",
+    b"timeout",
+    b"ttl",
+    b"expiry",
+    b"expires",
+    b"expiration",
+    b"format",
+    b"field",
+    b"header",
+    b"prefix",
+    b"dir",
+    b"location",
+    b"version",
+    b"mode",
+    b"method",
+    b"provider",
+    b"env",
+    b"var",
+    b"ref",
+    b"arn",
+    b"label",
+    b"policy",
+];
+
+const FILE_EXTENSIONS: &[&[u8]] = &[
+    b".json", b".txt", b".yaml", b".yml", b".py", b".js", b".ts", b".pem", b".key", b".crt",
+    b".cfg", b".ini", b".toml", b".xml", b".html", b".md", b".csv", b".log", b".sh", b".env",
+    b".model", b".bin",
+];
+
+/// For assignment-shaped rules: whether `name = value` is configuration around a secret (a
+/// token URL, a tokenizer file, a validation rule list, a reference to another setting).
+pub(crate) fn is_non_secret_assignment(whole: &[u8], value: &[u8]) -> bool {
+    let name_end = whole
+        .iter()
+        .position(|b| matches!(b, b'"' | b'\'' | b']' | b' ' | b'\t' | b':' | b'=' | b','))
+        .unwrap_or(whole.len());
+    let name = whole[..name_end].to_ascii_lowercase();
+    let value_lower = value.to_ascii_lowercase();
+    let identifier_path = {
+        let parts: Vec<&[u8]> = value.split(|&b| b == b'.').collect();
+        parts.len() > 1
+            && parts.iter().all(|p| {
+                p.first()
+                    .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+                    && p.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            })
+    };
+    contains(&name, b"tokeniz")
+        || METADATA_SUFFIXES
+            .iter()
+            .any(|s| name.ends_with(s) && name.len() > s.len())
+        || contains(value, b"://")
+        || FILE_EXTENSIONS.iter().any(|e| value_lower.ends_with(e))
+        || (value.contains(&b'|')
+            && value
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_:|,.".contains(b)))
+        || identifier_path
+}
+
 /// Whether the whole match points at a documentation or local host.
 pub(crate) fn is_example_context(matched: &[u8]) -> bool {
     let lower = matched.to_ascii_lowercase();
@@ -100,10 +178,16 @@ pub(crate) fn is_placeholder(secret: &[u8]) -> bool {
     if EXAMPLE_PASSWORDS.contains(&trimmed.as_slice()) {
         return true;
     }
-    let lower = secret.to_ascii_lowercase();
-    if PLACEHOLDER_WORDS.iter().any(|w| contains(&lower, w)) {
+    // Placeholder words count as written by a person: `your`, `YOUR` or `Your`, not a random
+    // `yOuR` inside a key; in long values (key bodies) only as a separate word.
+    let long = secret.len() > 64;
+    if PLACEHOLDER_WORDS
+        .iter()
+        .any(|w| has_word_form(secret, w, long))
+    {
         return true;
     }
+    let lower = secret.to_ascii_lowercase();
     // One repeated character, or a run such as 0123456789 / abcdefgh.
     let distinct = {
         let mut seen = [false; 256];
@@ -112,7 +196,34 @@ pub(crate) fn is_placeholder(secret: &[u8]) -> bool {
             .filter(|&&b| !std::mem::replace(&mut seen[b as usize], true))
             .count()
     };
-    distinct <= 2 || contains(&lower, b"12345678") || contains(&lower, b"abcdefgh")
+    // A run of 8 filler characters (`XXXXXXXX`, `00000000`) is a placeholder (`AAAA…` is
+    // not: it is zero bytes in base64, common in real key bodies).
+    let run = secret
+        .windows(8)
+        .any(|w| b"xX0*#._-".contains(&w[0]) && w.iter().all(|&b| b == w[0]));
+    distinct <= 2 || run || contains(&lower, b"12345678") || contains(&lower, b"abcdefgh")
+}
+
+/// Whether `hay` contains `word` in lower case, upper case or capitalized; with `whole`, only
+/// where it is not part of a longer alphanumeric run.
+fn has_word_form(hay: &[u8], word: &[u8], whole: bool) -> bool {
+    let upper = word.to_ascii_uppercase();
+    let mut capital = word.to_vec();
+    if let Some(c) = capital.first_mut() {
+        c.make_ascii_uppercase();
+    }
+    [word, &upper[..], &capital[..]].iter().any(|form| {
+        hay.windows(form.len()).enumerate().any(|(i, w)| {
+            w == *form
+                && (!whole
+                    || (i
+                        .checked_sub(1)
+                        .is_none_or(|j| !hay[j].is_ascii_alphanumeric())
+                        && hay
+                            .get(i + form.len())
+                            .is_none_or(|b| !b.is_ascii_alphanumeric())))
+        })
+    })
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

@@ -486,6 +486,7 @@ fn load_at(
             entropy,
             path: r.path.as_ref().map(|p| p.get_ref().clone()),
             require_digit: id.starts_with("generic"),
+            assignment: false,
             window: Window::Whole,
             confidence: Confidence::Medium,
             allowlists,

@@ -101,6 +101,7 @@ struct Compiled {
     secret_group: Option<usize>,
     entropy: Option<f32>,
     require_digit: bool,
+    assignment: bool,
     window: Window,
     confidence: Confidence,
     path: Option<regex::Regex>,
@@ -244,6 +245,7 @@ impl Scanner {
                 secret_group: rule.secret_group,
                 entropy: rule.entropy,
                 require_digit: rule.require_digit,
+                assignment: rule.assignment,
                 window: rule.window,
                 confidence: rule.confidence,
                 path,
@@ -395,6 +397,8 @@ impl Scanner {
         // Spans an allowlist let through: a less specific rule matching the same value (the
         // generic assignment rule under an allowed Stripe key) must not report it instead.
         let mut allowed: Vec<(Range<usize>, Confidence)> = Vec::new();
+        // Indexes in `out` of findings of assignment-shaped (generic) rules.
+        let mut generic: Vec<usize> = Vec::new();
         // Windows per rule, in order of position; merged so each byte is searched once per rule.
         let mut windows: Vec<Vec<Range<usize>>> = vec![Vec::new(); self.rules.len()];
         for &r in &self.unkeyed {
@@ -447,6 +451,7 @@ impl Scanner {
                         entropy(secret) <= min
                             || (c.require_digit && !secret.iter().any(u8::is_ascii_digit))
                     }) || allow::is_placeholder(secret)
+                        || (c.assignment && allow::is_non_secret_assignment(whole, secret))
                         || allow::is_example_context(whole)
                         || allow::has_inline_marker(text, span.start)
                     {
@@ -468,6 +473,9 @@ impl Scanner {
                         allowed.push((span, c.confidence));
                         continue;
                     }
+                    if c.assignment {
+                        generic.push(out.len());
+                    }
                     out.push(Finding {
                         rule_id: c.id.clone(),
                         family: c.family.clone(),
@@ -477,6 +485,25 @@ impl Scanner {
                     });
                 }
             }
+        }
+        // A value that a specific rule recognises is reported by that rule, not as a
+        // generic assignment.
+        if !generic.is_empty() {
+            let specific: Vec<Range<usize>> = out
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !generic.contains(i))
+                .map(|(_, f)| f.span.clone())
+                .collect();
+            let mut i = 0;
+            out.retain(|f| {
+                let drop = generic.contains(&i)
+                    && specific
+                        .iter()
+                        .any(|s| s.start < f.span.end && f.span.start < s.end);
+                i += 1;
+                !drop
+            });
         }
         if !allowed.is_empty() {
             out.retain(|f| {

@@ -56,7 +56,7 @@ impl Detector {
                 } else {
                     continue;
                 };
-            if valid(m.as_bytes()) {
+            if valid(m.as_bytes()) && !in_other_context(family, text, m.range()) {
                 push(family, m.range(), confidence);
             }
         }
@@ -81,7 +81,7 @@ impl Detector {
             let end = (at + 256).min(text.len());
             if let Some(m) = self.email.find(&text[start..end]) {
                 let span = start + m.start()..start + m.end();
-                if !is_example_email(&text[span.clone()]) {
+                if !is_example_email(&text[span.clone()]) && !is_git_remote(text, span.clone()) {
                     push("email", span.clone(), Confidence::Medium);
                 }
                 searched_to = span.end;
@@ -118,7 +118,9 @@ pub(crate) fn is_card(s: &[u8]) -> bool {
     // Issuer prefix with that issuer's card lengths.
     let n = d.len();
     let issuer = match () {
-        _ if d[0] == 4 => matches!(n, 13 | 16 | 19),
+        // Visa's 13-digit numbers are no longer issued; 13 digits are far more often phone
+        // numbers (`+49 …`) and ids.
+        _ if d[0] == 4 => matches!(n, 16 | 19),
         _ if (51..=55).contains(&prefix(2)) || (2221..=2720).contains(&prefix(4)) => n == 16,
         _ if matches!(prefix(2), 34 | 37) => n == 15,
         _ if matches!(prefix(2), 36 | 38) => (14..=19).contains(&n),
@@ -234,6 +236,10 @@ pub(crate) fn is_public_ipv4(s: &[u8]) -> bool {
         }
     }
     !(o[0] == 0
+        // Network and broadcast addresses name no host; `x.0.0.0` is also the shape of
+        // versions (`Chrome/124.0.0.0`, `AssemblyVersion("3.1.0.0")`).
+        || o[3] == 0
+        || o[3] == 255
         || o[0] == 10
         || o[0] == 127
         || o[0] >= 224
@@ -244,6 +250,28 @@ pub(crate) fn is_public_ipv4(s: &[u8]) -> bool {
         || (o[0] == 192 && o[1] == 0 && o[2] == 2)
         || (o[0] == 198 && o[1] == 51 && o[2] == 100)
         || (o[0] == 203 && o[1] == 0 && o[2] == 113))
+}
+
+/// Digit runs that belong to something larger: a card number right after `+` is a phone
+/// number; a dotted quad inside a longer dotted sequence is an OID or a version.
+fn in_other_context(family: &str, text: &[u8], span: std::ops::Range<usize>) -> bool {
+    let before = span.start.checked_sub(1).map(|i| text[i]);
+    let after = text.get(span.end).copied();
+    let after2 = text.get(span.end + 1).copied();
+    match family {
+        "credit-card" => before == Some(b'+'),
+        "ip-address" => {
+            before == Some(b'.')
+                || (after == Some(b'.') && after2.is_some_and(|b| b.is_ascii_digit()))
+        }
+        _ => false,
+    }
+}
+
+/// `git@github.com:org/repo.git`, `ssh://git@host/…`: a remote, not a person's address.
+fn is_git_remote(text: &[u8], span: std::ops::Range<usize>) -> bool {
+    let found = &text[span.clone()];
+    found.starts_with(b"git@") || text[..span.start].ends_with(b"://")
 }
 
 /// Addresses at the documentation domains are examples, not personal data.

@@ -22,6 +22,11 @@ pub struct BuiltinRule {
     /// How far past a keyword a match may extend, in bytes.
     pub window: usize,
     pub confidence: Confidence,
+    /// The secret must contain a digit (cuts identifiers such as `DEFAULT_TOKEN_NAME`).
+    pub require_digit: bool,
+    /// An assignment-shaped rule (`name = value`): names of metadata (`token_url`,
+    /// `password_field`) and values that are URLs, file names or identifiers are skipped.
+    pub assignment: bool,
     pub positives: &'static [&'static str],
     pub negatives: &'static [&'static str],
 }
@@ -80,6 +85,8 @@ pub struct Rule {
     /// gitleaks' rule for ids starting with `generic`: with an entropy threshold, the secret
     /// must also contain a digit.
     pub require_digit: bool,
+    /// See [`BuiltinRule::assignment`].
+    pub assignment: bool,
     pub window: Window,
     pub confidence: Confidence,
     pub allowlists: Vec<Allowlist>,
@@ -98,7 +105,8 @@ impl From<&BuiltinRule> for Rule {
             secret_group: None,
             entropy: b.entropy,
             path: None,
-            require_digit: false,
+            require_digit: b.require_digit,
+            assignment: b.assignment,
             window: match b.window {
                 LINE => Window::Line,
                 n => Window::Bytes(n),
@@ -126,6 +134,8 @@ pub const BUILTIN: &[BuiltinRule] = &[
         entropy: Some(3.0),
         window: 24,
         confidence: Confidence::High,
+        require_digit: false,
+        assignment: false,
         positives: &[
             "aws_access_key_id = AKIAZ3MKQ7T2X4PLW5NB",
             "key: ASIAQ2W3E4R5T6Y7U2I3",
@@ -146,6 +156,8 @@ pub const BUILTIN: &[BuiltinRule] = &[
         entropy: Some(4.0),
         window: LINE,
         confidence: Confidence::High,
+        require_digit: false,
+        assignment: false,
         positives: &["aws_secret_access_key = 'q3Zt8Vw1Lr9Xk2Pm7Nc4Hb6Yd0Gf5Js8Ea1Ru3Wo'"],
         negatives: &[
             "aws_secret_access_key = os.environ['AWS_SECRET_ACCESS_KEY']",
@@ -162,6 +174,8 @@ pub const BUILTIN: &[BuiltinRule] = &[
         entropy: Some(3.5),
         window: 48,
         confidence: Confidence::High,
+        require_digit: false,
+        assignment: false,
         positives: &["GITHUB_TOKEN=ghp_R8zK2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8u"],
         negatives: &[
             "ghp_R8zK2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8",
@@ -178,6 +192,8 @@ pub const BUILTIN: &[BuiltinRule] = &[
         entropy: Some(4.0),
         window: 100,
         confidence: Confidence::High,
+        require_digit: false,
+        assignment: false,
         positives: &[
             "token: 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",
         ],
@@ -186,28 +202,41 @@ pub const BUILTIN: &[BuiltinRule] = &[
     BuiltinRule {
         id: "gitlab-token",
         family: "gitlab-token",
-        description: "GitLab personal, project or group access token",
+        description: "GitLab personal, project or group access token (legacy or routable)",
         keywords: &["glpat-"],
         ignore_case: false,
-        regex: r"\b(glpat-[A-Za-z0-9_\-]{20})(?:[^A-Za-z0-9_\-]|$)",
+        // Routable tokens (GitLab 17+): base64url payload, `.`, 2-char version, 7-char CRC.
+        regex: r"\b(glpat-(?:[A-Za-z0-9_\-]{27,300}\.[0-9a-z]{2}[0-9a-z]{7}|[A-Za-z0-9_\-]{20}))(?:[^A-Za-z0-9_\-]|$)",
         entropy: Some(3.5),
-        window: 32,
+        window: 320,
         confidence: Confidence::High,
-        positives: &["GITLAB_TOKEN=glpat-Xk2P9mQ4vL7tB1nC5wY8"],
+        require_digit: false,
+        assignment: false,
+        positives: &[
+            "GITLAB_TOKEN=glpat-Xk2P9mQ4vL7tB1nC5wY8",
+            "token: glpat-Zk2mQ9vL4xT7nB1cW5yH3jF6dS0aP2e.011x9k2ab",
+        ],
         negatives: &["glpat-xxxxxxxxxxxxxxxxxxxx", "glpat-Xk2P9mQ4vL7tB1nC5wY8zz"],
     },
     BuiltinRule {
         id: "slack-token",
         family: "slack-token",
-        description: "Slack bot, user, app or refresh token",
-        keywords: &["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-"],
+        description: "Slack bot, user, app-level or refresh token",
+        keywords: &[
+            "xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-", "xapp-",
+        ],
         ignore_case: false,
-        regex: r"\b(xox[bpares]-[0-9]{8,13}-[0-9A-Za-z-]{8,80})\b",
+        regex: r"\b(xox[bpares]-[0-9]{8,13}-[0-9A-Za-z-]{8,80}|xapp-\d-[A-Z0-9]{8,14}-\d{8,14}-[a-f0-9]{32,80})\b",
         entropy: Some(3.0),
         window: 120,
         confidence: Confidence::High,
-        positives: &["SLACK_BOT_TOKEN=xoxb-238409238402-2384092384023-Zk2mQ9vL4xT7nB1cW5yH3jF6"],
-        negatives: &["xoxb-not-a-token", "xoxb-"],
+        require_digit: false,
+        assignment: false,
+        positives: &[
+            "SLACK_BOT_TOKEN=xoxb-238409238402-2384092384023-Zk2mQ9vL4xT7nB1cW5yH3jF6",
+            "SLACK_APP_TOKEN=xapp-1-A04BX7Q2M9K-5842093847261-3f9a0c4e7b21d8f6a5c3e9b0d7f1a2c4e6b8d0f2a4c6e8b0d2f4a6c8e0b2d4f6",
+        ],
+        negatives: &["xoxb-not-a-token", "xoxb-", "xapp-1-short"],
     },
     BuiltinRule {
         id: "slack-webhook",
@@ -219,6 +248,8 @@ pub const BUILTIN: &[BuiltinRule] = &[
         entropy: None,
         window: 128,
         confidence: Confidence::High,
+        require_digit: false,
+        assignment: false,
         positives: &[
             "url = \"https://hooks.slack.com/services/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\"",
         ],
@@ -234,6 +265,8 @@ pub const BUILTIN: &[BuiltinRule] = &[
         entropy: Some(3.5),
         window: 120,
         confidence: Confidence::High,
+        require_digit: false,
+        assignment: false,
         positives: &["stripe.api_key = \"sk_live_51Hq8ZkLm2Qp9Vx4Tb7Nc1Wy5Dj3Fg6H\""],
         negatives: &["sk_live_short", "pk_live_51Hq8ZkLm2Qp9Vx4Tb7Nc1Wy5Dj3Fg6H"],
     },
@@ -247,6 +280,8 @@ pub const BUILTIN: &[BuiltinRule] = &[
         entropy: Some(4.0),
         window: 220,
         confidence: Confidence::High,
+        require_digit: false,
+        assignment: false,
         positives: &[
             "OPENAI_API_KEY=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",
             "key = \"sk-proj-Zk2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8uR8zK2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8u\"",
@@ -266,6 +301,8 @@ pub const BUILTIN: &[BuiltinRule] = &[
         entropy: Some(4.0),
         window: 120,
         confidence: Confidence::High,
+        require_digit: false,
+        assignment: false,
         positives: &[
             "ANTHROPIC_API_KEY=sk-ant-api03-Zk2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8uR8Zk2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8uR8Zk2mQ9vL4xT7nB1cW5yH3AA",
         ],
@@ -281,6 +318,8 @@ pub const BUILTIN: &[BuiltinRule] = &[
         entropy: Some(3.5),
         window: 48,
         confidence: Confidence::High,
+        require_digit: false,
+        assignment: false,
         positives: &["apiKey: \"AIzaSyZk2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8\""],
         negatives: &["AIzaSyShort", "AIzaxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"],
     },
@@ -294,6 +333,8 @@ pub const BUILTIN: &[BuiltinRule] = &[
         entropy: Some(4.0),
         window: 80,
         confidence: Confidence::High,
+        require_digit: false,
+        assignment: false,
         positives: &[
             "SENDGRID_API_KEY=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",
         ],
@@ -309,6 +350,8 @@ pub const BUILTIN: &[BuiltinRule] = &[
         entropy: Some(3.5),
         window: 48,
         confidence: Confidence::High,
+        require_digit: false,
+        assignment: false,
         positives: &["//registry.npmjs.org/:_authToken=npm_Zk2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8uR8"],
         negatives: &[
             "npm_config_cache",
@@ -325,6 +368,8 @@ pub const BUILTIN: &[BuiltinRule] = &[
         entropy: Some(4.0),
         window: 240,
         confidence: Confidence::High,
+        require_digit: false,
+        assignment: false,
         positives: &[
             "password = pypi-AgEIcHlwaS5vcmcCJGZk2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8uR8zK2mQ9vL4xT7nB1cW5y",
         ],
@@ -340,6 +385,8 @@ pub const BUILTIN: &[BuiltinRule] = &[
         entropy: Some(3.5),
         window: 40,
         confidence: Confidence::High,
+        require_digit: false,
+        assignment: false,
         positives: &["HF_TOKEN=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"],
         negatives: &["hf_hub_download", "hf_ZkmQvLxTnBcWyHjFdSaPeGuRzKmQvLxTnBx"],
     },
@@ -353,6 +400,8 @@ pub const BUILTIN: &[BuiltinRule] = &[
         entropy: Some(4.5),
         window: 110,
         confidence: Confidence::High,
+        require_digit: false,
+        assignment: false,
         positives: &[
             "DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=Zk2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8uR8Zk2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8uR8Zk2mQ9vL4xT7nB==;",
         ],
@@ -364,12 +413,16 @@ pub const BUILTIN: &[BuiltinRule] = &[
         description: "PEM or OpenSSH private key block",
         keywords: &["PRIVATE KEY"],
         ignore_case: false,
-        regex: r"(-----BEGIN[ A-Z0-9_-]{0,40}PRIVATE KEY(?: BLOCK)?-----[\sA-Za-z0-9+/=:,-]{64,}?-----END[ A-Z0-9_-]{0,40}PRIVATE KEY(?: BLOCK)?-----)",
+        regex: r"(-----BEGIN[ A-Z0-9_-]{0,40}PRIVATE KEY(?: BLOCK)?-----[\sA-Za-z0-9+/=:,\\-]{64,}?-----END[ A-Z0-9_-]{0,40}PRIVATE KEY(?: BLOCK)?-----)",
         entropy: None,
         window: 16384,
         confidence: Confidence::High,
+        require_digit: false,
+        assignment: false,
         positives: &[
             "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAzk2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8uR8zK2mQ9vL4xT7nB1c\nW5yH3jF6dS0aP2eG8uR8zK2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8u==\n-----END RSA PRIVATE KEY-----",
+            // A service-account JSON file: newlines escaped inside the string.
+            r#""private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDk2mQ9vL4xT7nB1c\nW5yH3jF6dS0aP2eG8uR8zK2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8u==\n-----END PRIVATE KEY-----\n""#,
         ],
         negatives: &[
             "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAzk2mQ9vL4xT7nB1cW5yH3jF6dS0\n-----END PUBLIC KEY-----",
@@ -386,6 +439,8 @@ pub const BUILTIN: &[BuiltinRule] = &[
         entropy: Some(3.0),
         window: 4096,
         confidence: Confidence::Medium,
+        require_digit: false,
+        assignment: false,
         positives: &[
             "Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkFsaWNlIn0.Zk2mQ9vL4xT7nB1cW5yH3jF6dS0aP2eG8uR8",
         ],
@@ -398,13 +453,16 @@ pub const BUILTIN: &[BuiltinRule] = &[
         keywords: &["://"],
         ignore_case: false,
         // Userinfo as RFC 3986 allows it unencoded: no `[]{}|\^` or backtick.
-        regex: r#"\b[a-z][a-z0-9+.\-]{1,20}://[^\s:@/'"<>\[\]{}|\\^`]{1,64}:([^\s:@/'"<>$\[\]{}|\\^`]{6,128})@[A-Za-z0-9.\-_\[\]]+"#,
+        regex: r#"\b[a-z][a-z0-9+.\-]{1,20}://[^\s:@/'"<>\[\]{}|\\^`]{0,64}:([^\s:@/'"<>$\[\]{}|\\^`]{6,128})@[A-Za-z0-9.\-_\[\]]+"#,
         entropy: Some(2.5),
         window: LINE,
         confidence: Confidence::High,
+        require_digit: false,
+        assignment: false,
         positives: &[
             "DATABASE_URL=postgres://app:Zk2mQ9vL4x@db.internal:5432/app",
             "mongodb+srv://svc:T7nB1cW5yH3j@cluster0.mongodb.net",
+            "REDIS_URL=redis://:Zk2mQ9vL4xT7nB@cache.internal:6379/0",
         ],
         negatives: &[
             "postgres://app@db.internal/app",
@@ -415,33 +473,80 @@ pub const BUILTIN: &[BuiltinRule] = &[
     BuiltinRule {
         id: "generic-secret-assignment",
         family: "generic-secret",
-        description: "a password, secret, token or API key assigned a literal",
-        keywords: &[
-            "password",
-            "passwd",
-            "pwd",
-            "secret",
-            "token",
-            "api_key",
-            "apikey",
-            "api-key",
-            "access_key",
-        ],
+        description: "a password, secret, token or API key assigned a quoted literal",
+        keywords: GENERIC_KEYWORDS,
         ignore_case: true,
-        regex: r#"(?i)(?:password|passwd|pwd|secret|token|api_?key|api-key|access_?key)[A-Za-z0-9_.\-]{0,20}["']?\s{0,3}(?::=|=>|=|:)\s{0,3}["']([^"'\s]{8,128})["']"#,
+        // name ["'] ]? [type annotation] (= | := | => | : | ,) "value": assignments, JSON and
+        // YAML, subscripts (`cfg["secret"] = …`), typed constants (`KEY: &str = …`), and
+        // setter calls (`os.Setenv("API_TOKEN", …)`).
+        regex: r#"(?i)(?:password|passwd|pwd|secret|token|api_?key|api-key|access_?key)[A-Za-z0-9_.\-]{0,20}["']?\]?(?:\s{0,3}:\s{0,3}(?:&(?:'static\s+)?str|[A-Za-z_][A-Za-z0-9_.\[\]]{0,30})|\s+string)?\s{0,3}(?::=|=>|=|:|,)\s{0,3}["']([^"'\s]{8,128})["']"#,
         entropy: Some(3.3),
         window: LINE,
         confidence: Confidence::Medium,
+        require_digit: false,
+        assignment: true,
         positives: &[
             "db_password = \"Zk2mQ9vL4xT7\"",
             "\"apiKey\": \"q3Zt8Vw1Lr9Xk2Pm\"",
             "client_secret: 'T7nB1cW5yH3jF6dS'",
+            "SETTINGS[\"secret_key\"] = \"T7nB1cW5yH3jF6dS\"",
+            "const SECRET_KEY: &str = \"T7nB1cW5yH3jF6dS\";",
+            "api_key: str = \"q3Zt8Vw1Lr9Xk2Pm\"",
+            "os.Setenv(\"API_TOKEN\", \"q3Zt8Vw1Lr9Xk2Pm\")",
+            "token = os.environ.get(\"TOKEN\", \"q3Zt8Vw1Lr9Xk2Pm\")",
         ],
         negatives: &[
             "password = \"password\"",
             "token = get_token()",
             "password = \"${DB_PASSWORD}\"",
             "secret_name = \"prod/db\"",
+            "token_url = \"https://oauth2.googleapis.com/token\"",
+            "\"tokenizer_class\": \"GPT2Tokenizer\"",
+            "'password' => 'required|string|min:8|confirmed'",
+            "\"tokenizer_file\": \"tokenizer.json\"",
         ],
     },
+    BuiltinRule {
+        id: "generic-secret-unquoted",
+        family: "generic-secret",
+        description: "a password, secret, token or API key assigned an unquoted value (.env, .properties, YAML, shell)",
+        keywords: GENERIC_KEYWORDS,
+        ignore_case: true,
+        // The value runs to the end of the line and has no quotes, spaces, `:`, `(` or `$`
+        // (so URLs, calls and variable references do not match).
+        regex: r#"(?im)(?:password|passwd|pwd|secret|token|api_?key|api-key|access_?key)[A-Za-z0-9_.\-]{0,20}[ \t]{0,3}[=:][ \t]{0,3}([A-Za-z0-9+_\-!@#%^&*~][A-Za-z0-9+/_\-!@#%^&*~=.]{7,127})[ \t]*\r?$"#,
+        entropy: Some(3.3),
+        window: LINE,
+        confidence: Confidence::Medium,
+        require_digit: true,
+        assignment: true,
+        positives: &[
+            "admin.password=OP74kLm2Qp9Vx4Tb",
+            "export API_TOKEN=q3Zt8Vw1Lr9Xk2Pm",
+            "  db_password: Zk2mQ9vL4xT7\nnext: 1",
+            "      - SECRET_KEY=T7nB1cW5yH3jF6dS",
+        ],
+        negatives: &[
+            "token = self.token_value",
+            "password = get_password()",
+            "api_key = settings.API_KEY_V2",
+            "pwd: /home/user/project2",
+            "pub token: String,",
+            "password=changeme123",
+        ],
+    },
+];
+
+/// The words of the generic rules.
+const GENERIC_KEYWORDS: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "api-key",
+    "access_key",
+    "accesskey",
 ];
