@@ -153,11 +153,10 @@ pub(crate) fn is_example_context(matched: &[u8]) -> bool {
         || [&b".example"[..], b".test", b".invalid", b".localhost"]
             .iter()
             .any(|t| {
-                lower.windows(t.len()).enumerate().any(|(i, w)| {
-                    w == *t
-                        && lower
-                            .get(i + t.len())
-                            .is_none_or(|b| !b.is_ascii_alphanumeric())
+                memchr::memmem::find_iter(&lower, t).any(|i| {
+                    lower
+                        .get(i + t.len())
+                        .is_none_or(|b| !b.is_ascii_alphanumeric())
                 })
             })
 }
@@ -180,11 +179,7 @@ pub(crate) fn is_placeholder(secret: &[u8]) -> bool {
     }
     // Placeholder words count as written by a person: `your`, `YOUR` or `Your`, not a random
     // `yOuR` inside a key; in long values (key bodies) only as a separate word.
-    let long = secret.len() > 64;
-    if PLACEHOLDER_WORDS
-        .iter()
-        .any(|w| has_word_form(secret, w, long))
-    {
+    if has_placeholder_word(secret, secret.len() > 64) {
         return true;
     }
     let lower = secret.to_ascii_lowercase();
@@ -204,30 +199,37 @@ pub(crate) fn is_placeholder(secret: &[u8]) -> bool {
     distinct <= 2 || run || contains(&lower, b"12345678") || contains(&lower, b"abcdefgh")
 }
 
-/// Whether `hay` contains `word` in lower case, upper case or capitalized; with `whole`, only
-/// where it is not part of a longer alphanumeric run.
-fn has_word_form(hay: &[u8], word: &[u8], whole: bool) -> bool {
-    let upper = word.to_ascii_uppercase();
-    let mut capital = word.to_vec();
-    if let Some(c) = capital.first_mut() {
-        c.make_ascii_uppercase();
-    }
-    [word, &upper[..], &capital[..]].iter().any(|form| {
-        hay.windows(form.len()).enumerate().any(|(i, w)| {
-            w == *form
-                && (!whole
-                    || (i
-                        .checked_sub(1)
-                        .is_none_or(|j| !hay[j].is_ascii_alphanumeric())
-                        && hay
-                            .get(i + form.len())
-                            .is_none_or(|b| !b.is_ascii_alphanumeric())))
-        })
+/// Every placeholder word in lower case, upper case and capitalized, in one automaton.
+static PLACEHOLDER_FORMS: std::sync::LazyLock<aho_corasick::AhoCorasick> =
+    std::sync::LazyLock::new(|| {
+        let mut forms: Vec<Vec<u8>> = Vec::new();
+        for w in PLACEHOLDER_WORDS {
+            let mut capital = w.to_vec();
+            if let Some(c) = capital.first_mut() {
+                c.make_ascii_uppercase();
+            }
+            forms.extend([w.to_vec(), w.to_ascii_uppercase(), capital]);
+        }
+        forms.sort();
+        forms.dedup();
+        aho_corasick::AhoCorasick::new(forms).expect("placeholder words are valid patterns")
+    });
+
+/// Whether `hay` contains a placeholder word as a person writes it (lower case, upper case or
+/// capitalized); with `whole`, only where it is not part of a longer alphanumeric run.
+fn has_placeholder_word(hay: &[u8], whole: bool) -> bool {
+    PLACEHOLDER_FORMS.find_overlapping_iter(hay).any(|m| {
+        !whole
+            || (m
+                .start()
+                .checked_sub(1)
+                .is_none_or(|j| !hay[j].is_ascii_alphanumeric())
+                && hay.get(m.end()).is_none_or(|b| !b.is_ascii_alphanumeric()))
     })
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(hay, needle).is_some()
 }
 
 /// `aigov:allow` (or gitleaks' `gitleaks:allow`) on the same line as the finding.
