@@ -1,5 +1,6 @@
 //! The `aigov` binary: command-line parsing, dispatch, and the mapping of outcomes to exit codes.
 
+mod audit;
 mod policy;
 mod scan;
 mod serve;
@@ -44,6 +45,34 @@ enum Command {
     /// Scan files, directories (respecting .gitignore), stdin (`-`) or a diff for secrets and
     /// personal data: exit 0 nothing found, 1 found, 2 tool failure.
     Scan(scan::ScanArgs),
+    /// Verify the audit ledger offline; manage the log's signer key.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute the whole log and check every checkpoint: exit 0 verifies, 1 problems found
+    /// (each named: entry index, stored hash or checkpoint id), 2 tool failure.
+    Verify {
+        /// SQLite database file, or a `postgres://` URL (password from `PGPASSWORD`).
+        #[arg(long, value_name = "PATH|URL")]
+        db: String,
+        /// The log's checkpoint origin, e.g. `aigov.local/prod`.
+        #[arg(long)]
+        origin: String,
+        /// The log's verifier key (`<name>+<id>+<key>`), or `file:<path>` holding it.
+        #[arg(long, value_name = "KEY")]
+        key: String,
+    },
+    /// Create the signer key file if missing (mode 0600) and print its public verifier key.
+    Key {
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+        /// Key name for a new key, e.g. the origin's host.
+        #[arg(long, default_value = "aigov.local")]
+        name: String,
+    },
 }
 
 /// Where the configuration and data are; shared by `serve` and `token`.
@@ -166,6 +195,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Serve(args) => serve::run(args),
         Command::Token(command) => token::run(command),
         Command::Scan(args) => scan::run(&args),
+        Command::Audit(command) => audit::run(command),
         Command::Policy(PolicyCommand::Validate { bundle, format }) => {
             policy::validate(&bundle, format)
         }

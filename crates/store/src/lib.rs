@@ -144,6 +144,16 @@ impl Store {
             Backend::Postgres(_) => "postgres",
         }
     }
+    /// SQLite only: whether a ledger append is fsynced before it returns (`synchronous =
+    /// FULL`, survives power loss) instead of only written to the WAL (`NORMAL`, the default,
+    /// survives the process being killed). PostgreSQL commits are always flushed
+    /// (`synchronous_commit` is the server's setting), so this does nothing there.
+    pub async fn set_ledger_power_safe(&self, on: bool) -> Result<(), StoreError> {
+        match &*self.inner {
+            Backend::Sqlite(s) => s.set_ledger_power_safe(on).await,
+            Backend::Postgres(_) => Ok(()),
+        }
+    }
     /// A cheap round trip, for `/readyz`.
     pub async fn ping(&self) -> Result<(), StoreError> {
         match &*self.inner {
@@ -332,5 +342,168 @@ impl EventStore for Store {
             Backend::Sqlite(s) => s.list_events(query).await,
             Backend::Postgres(p) => p.list_events(query).await,
         }
+    }
+}
+
+/// One entry to append to the audit ledger: its canonical bytes (what the leaf hash covers)
+/// plus copies of a few fields for queries.
+#[derive(Debug, Clone)]
+pub struct NewLedgerEntry {
+    pub bytes: Vec<u8>,
+    /// Event time, microseconds since the Unix epoch.
+    pub time_micros: i64,
+    pub kind: String,
+    pub actor: String,
+}
+
+/// A stored ledger entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntryRecord {
+    /// 0-based leaf index.
+    pub index: u64,
+    /// Canonical bytes as stored.
+    pub bytes: Vec<u8>,
+}
+
+/// A stored signed checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointRecord {
+    pub id: i64,
+    /// Tree size the checkpoint claims (copied from the note for queries).
+    pub size: u64,
+    /// C2SP signed-note text.
+    pub note: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// Persistence of the verifiable audit ledger: entries, stored hashes, the head with its
+/// right edge, and signed checkpoints.
+pub trait LedgerStore {
+    /// Appends a batch in one transaction (serialized across processes: SQLite's write lock,
+    /// PostgreSQL's `ledger_head` row lock). Returns the first new index and the new head;
+    /// when it returns, the batch is durable.
+    fn ledger_append_batch(
+        &self,
+        entries: Vec<NewLedgerEntry>,
+    ) -> impl Future<Output = Result<(u64, ledger::TreeHead), StoreError>> + Send;
+    /// The current size and root, as recorded by the last append.
+    fn ledger_head(&self) -> impl Future<Output = Result<ledger::TreeHead, StoreError>> + Send;
+    /// The stored hashes of `nodes`, in order; an error if any is missing.
+    fn ledger_read_hashes(
+        &self,
+        nodes: Vec<ledger::NodeId>,
+    ) -> impl Future<Output = Result<Vec<ledger::Hash>, StoreError>> + Send;
+    /// Stored hashes with stored index in `start..end`, in order (missing ones are skipped).
+    fn ledger_hash_range(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> impl Future<Output = Result<Vec<(u64, ledger::Hash)>, StoreError>> + Send;
+    /// Up to `limit` entries with index `>= start`, in index order.
+    fn ledger_entries(
+        &self,
+        start: u64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<LedgerEntryRecord>, StoreError>> + Send;
+    /// Stores a signed checkpoint for tree size `size`.
+    fn ledger_add_checkpoint(
+        &self,
+        size: u64,
+        note: String,
+    ) -> impl Future<Output = Result<CheckpointRecord, StoreError>> + Send;
+    /// Every stored checkpoint, oldest first.
+    fn ledger_checkpoints(
+        &self,
+    ) -> impl Future<Output = Result<Vec<CheckpointRecord>, StoreError>> + Send;
+}
+
+/// Decodes the stored right edge (concatenated 32-byte hashes).
+pub(crate) fn decode_edge(size: u64, edge: &[u8]) -> Result<ledger::CompactRange, StoreError> {
+    if !edge.len().is_multiple_of(32) {
+        return Err(StoreError::InvalidData(format!(
+            "ledger edge is {} bytes, not a multiple of 32",
+            edge.len()
+        )));
+    }
+    let hashes = edge
+        .chunks_exact(32)
+        .filter_map(ledger::Hash::from_slice)
+        .collect();
+    ledger::CompactRange::from_hashes(size, hashes)
+        .map_err(|e| StoreError::InvalidData(format!("ledger edge: {e}")))
+}
+
+pub(crate) fn encode_edge(edge: &ledger::CompactRange) -> Vec<u8> {
+    edge.hashes().iter().flat_map(|h| h.0).collect()
+}
+
+pub(crate) fn decode_hash(what: &str, bytes: &[u8]) -> Result<ledger::Hash, StoreError> {
+    ledger::Hash::from_slice(bytes).ok_or_else(|| {
+        StoreError::InvalidData(format!("{what} is {} bytes, expected 32", bytes.len()))
+    })
+}
+
+pub(crate) fn to_u64(what: &str, v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::InvalidData(format!("{what} {v} is negative")))
+}
+
+pub(crate) fn to_i64(what: &str, v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::InvalidData(format!("{what} {v} is out of range")))
+}
+
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $e:expr) => {
+        match &*$self.inner {
+            Backend::Sqlite($s) => $e,
+            Backend::Postgres($s) => $e,
+        }
+    };
+}
+
+impl LedgerStore for Store {
+    async fn ledger_append_batch(
+        &self,
+        entries: Vec<NewLedgerEntry>,
+    ) -> Result<(u64, ledger::TreeHead), StoreError> {
+        dispatch!(self, s => s.ledger_append_batch(entries).await)
+    }
+
+    async fn ledger_head(&self) -> Result<ledger::TreeHead, StoreError> {
+        dispatch!(self, s => s.ledger_head().await)
+    }
+
+    async fn ledger_read_hashes(
+        &self,
+        nodes: Vec<ledger::NodeId>,
+    ) -> Result<Vec<ledger::Hash>, StoreError> {
+        dispatch!(self, s => s.ledger_read_hashes(nodes).await)
+    }
+
+    async fn ledger_hash_range(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(u64, ledger::Hash)>, StoreError> {
+        dispatch!(self, s => s.ledger_hash_range(start, end).await)
+    }
+
+    async fn ledger_entries(
+        &self,
+        start: u64,
+        limit: u32,
+    ) -> Result<Vec<LedgerEntryRecord>, StoreError> {
+        dispatch!(self, s => s.ledger_entries(start, limit).await)
+    }
+
+    async fn ledger_add_checkpoint(
+        &self,
+        size: u64,
+        note: String,
+    ) -> Result<CheckpointRecord, StoreError> {
+        dispatch!(self, s => s.ledger_add_checkpoint(size, note).await)
+    }
+
+    async fn ledger_checkpoints(&self) -> Result<Vec<CheckpointRecord>, StoreError> {
+        dispatch!(self, s => s.ledger_checkpoints().await)
     }
 }

@@ -16,8 +16,11 @@ use tokio_postgres::{Client, Config, NoTls, Row};
 
 use crate::migrations::{LATEST_SCHEMA_VERSION, MIGRATIONS, POSTGRES_BOOTSTRAP};
 use crate::{
-    EventQuery, EventRecord, NewEvent, NewToken, StoreError, TokenKind, TokenRecord, normalize_time,
+    CheckpointRecord, EventQuery, EventRecord, LedgerEntryRecord, NewEvent, NewLedgerEntry,
+    NewToken, StoreError, TokenKind, TokenRecord, decode_edge, decode_hash, encode_edge,
+    normalize_time, to_i64, to_u64,
 };
+use ledger::{Hash, NodeId, TreeHead, leaf_hash, stored_hash_count};
 
 /// Key of the session advisory lock held while migrating ("aigov_mg").
 const MIGRATION_LOCK_KEY: i64 = 0x6169_676f_765f_6d67;
@@ -414,6 +417,210 @@ impl PgStore {
             .await?
             .iter()
             .map(event_from_row)
+            .collect()
+    }
+
+    pub(crate) async fn ledger_append_batch(
+        &self,
+        entries: Vec<NewLedgerEntry>,
+    ) -> Result<(u64, TreeHead), StoreError> {
+        let leaves: Vec<Hash> = entries.iter().map(|e| leaf_hash(&e.bytes)).collect();
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // The one-row head locked FOR UPDATE serializes appenders across all replicas: the
+        // next transaction reads the head this one writes, so leaves form one sequence.
+        let row = tx
+            .query_one(
+                "SELECT size, edge FROM ledger_head WHERE id = 1 FOR UPDATE",
+                &[],
+            )
+            .await?;
+        let size = to_u64("ledger size", row.try_get(0)?)?;
+        let edge_bytes: Vec<u8> = row.try_get(1)?;
+        let edge = decode_edge(size, &edge_bytes)?;
+        if entries.is_empty() {
+            return Ok((size, edge.head()));
+        }
+        let appended = edge.append_batch(&leaves);
+        let n = entries.len();
+        let mut idx = Vec::with_capacity(n);
+        let mut bytes = Vec::with_capacity(n);
+        let mut times = Vec::with_capacity(n);
+        let mut kinds = Vec::with_capacity(n);
+        let mut actors = Vec::with_capacity(n);
+        for (i, e) in (size..).zip(entries) {
+            idx.push(to_i64("ledger index", i)?);
+            bytes.push(e.bytes);
+            times.push(e.time_micros);
+            kinds.push(e.kind);
+            actors.push(e.actor);
+        }
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO ledger_entries (idx, entry, time_us, kind, actor)
+                 SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bigint[], $4::text[], $5::text[])",
+            )
+            .await?;
+        tx.execute(&stmt, &[&idx, &bytes, &times, &kinds, &actors])
+            .await?;
+        let base = stored_hash_count(size);
+        let mut sidx = Vec::with_capacity(appended.stored.len());
+        let mut hashes = Vec::with_capacity(appended.stored.len());
+        for (i, s) in (base..).zip(&appended.stored) {
+            debug_assert_eq!(s.node.stored_index(), i);
+            sidx.push(to_i64("stored index", i)?);
+            hashes.push(s.hash.0.to_vec());
+        }
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO ledger_hashes (sidx, hash) SELECT * FROM unnest($1::bigint[], $2::bytea[])",
+            )
+            .await?;
+        tx.execute(&stmt, &[&sidx, &hashes]).await?;
+        let new_size = to_i64("ledger size", appended.head.size)?;
+        tx.execute(
+            "UPDATE ledger_head SET size = $1, root = $2, edge = $3 WHERE id = 1",
+            &[
+                &new_size,
+                &&appended.head.root.0[..],
+                &encode_edge(&appended.edge),
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((size, appended.head))
+    }
+
+    pub(crate) async fn ledger_head(&self) -> Result<TreeHead, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT size, root FROM ledger_head WHERE id = 1", &[])
+            .await?;
+        let root: Vec<u8> = row.try_get(1)?;
+        Ok(TreeHead {
+            size: to_u64("ledger size", row.try_get(0)?)?,
+            root: decode_hash("ledger root", &root)?,
+        })
+    }
+
+    pub(crate) async fn ledger_read_hashes(
+        &self,
+        nodes: Vec<NodeId>,
+    ) -> Result<Vec<Hash>, StoreError> {
+        let sidx = nodes
+            .iter()
+            .map(|n| to_i64("stored index", n.stored_index()))
+            .collect::<Result<Vec<i64>, _>>()?;
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT s.i, h.hash FROM unnest($1::bigint[]) WITH ORDINALITY AS s(i, ord)
+                 LEFT JOIN ledger_hashes h ON h.sidx = s.i ORDER BY s.ord",
+                &[&sidx],
+            )
+            .await?;
+        let mut out = Vec::with_capacity(nodes.len());
+        for (n, row) in nodes.iter().zip(&rows) {
+            let h: Option<Vec<u8>> = row.try_get(1)?;
+            let h = h.ok_or_else(|| {
+                StoreError::InvalidData(format!(
+                    "no stored ledger hash at level {} index {}",
+                    n.level, n.index
+                ))
+            })?;
+            out.push(decode_hash("stored ledger hash", &h)?);
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn ledger_hash_range(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(u64, Hash)>, StoreError> {
+        let (start, end) = (to_i64("stored index", start)?, to_i64("stored index", end)?);
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT sidx, hash FROM ledger_hashes WHERE sidx >= $1 AND sidx < $2 ORDER BY sidx",
+            )
+            .await?;
+        let rows = client.query(&stmt, &[&start, &end]).await?;
+        rows.iter()
+            .map(|row| {
+                let h: Vec<u8> = row.try_get(1)?;
+                Ok((
+                    to_u64("stored index", row.try_get(0)?)?,
+                    decode_hash("stored ledger hash", &h)?,
+                ))
+            })
+            .collect()
+    }
+
+    pub(crate) async fn ledger_entries(
+        &self,
+        start: u64,
+        limit: u32,
+    ) -> Result<Vec<LedgerEntryRecord>, StoreError> {
+        let start = to_i64("ledger index", start)?;
+        let limit = i64::from(limit);
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT idx, entry FROM ledger_entries WHERE idx >= $1 ORDER BY idx LIMIT $2",
+            )
+            .await?;
+        let rows = client.query(&stmt, &[&start, &limit]).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(LedgerEntryRecord {
+                    index: to_u64("ledger index", row.try_get(0)?)?,
+                    bytes: row.try_get(1)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn ledger_add_checkpoint(
+        &self,
+        size: u64,
+        note: String,
+    ) -> Result<CheckpointRecord, StoreError> {
+        let created_at = normalize_time(OffsetDateTime::now_utc());
+        let size_i = to_i64("checkpoint size", size)?;
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "INSERT INTO ledger_checkpoints (size, note, created_at) VALUES ($1, $2, $3)
+                 RETURNING id",
+                &[&size_i, &note, &created_at],
+            )
+            .await?;
+        Ok(CheckpointRecord {
+            id: row.try_get(0)?,
+            size,
+            note,
+            created_at,
+        })
+    }
+
+    pub(crate) async fn ledger_checkpoints(&self) -> Result<Vec<CheckpointRecord>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id, size, note, created_at FROM ledger_checkpoints ORDER BY id",
+                &[],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CheckpointRecord {
+                    id: row.try_get(0)?,
+                    size: to_u64("checkpoint size", row.try_get(1)?)?,
+                    note: row.try_get(2)?,
+                    created_at: normalize_time(row.try_get(3)?),
+                })
+            })
             .collect()
     }
 }

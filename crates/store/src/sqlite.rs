@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use ledger::{Hash, NodeId, TreeHead, leaf_hash, stored_hash_count};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 use time::format_description::BorrowedFormatItem;
@@ -14,11 +15,15 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::migrations::{LATEST_SCHEMA_VERSION, MIGRATIONS, SQLITE_BOOTSTRAP};
 use crate::{
-    EventQuery, EventRecord, NewEvent, NewToken, StoreError, TokenKind, TokenRecord, normalize_time,
+    CheckpointRecord, EventQuery, EventRecord, LedgerEntryRecord, NewEvent, NewLedgerEntry,
+    NewToken, StoreError, TokenKind, TokenRecord, decode_edge, decode_hash, encode_edge,
+    normalize_time, to_i64, to_u64,
 };
 
 /// Number of read-only connections (WAL lets them read while the writer writes).
 const READERS: usize = 4;
+/// WAL pages (4 KiB) after which the ledger writer checkpoints (SQLite's default is 1000).
+const LEDGER_WAL_AUTOCHECKPOINT: i64 = 16_384;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Fixed-width UTC timestamp: text order equals time order.
@@ -28,6 +33,11 @@ const TS_FORMAT: &[BorrowedFormatItem<'static>] =
 struct Shared {
     path: PathBuf,
     writer: Mutex<Connection>,
+    /// The audit ledger's own writer (so ledger batches never queue behind other writes).
+    /// `synchronous = NORMAL` by default: a returned commit is in the WAL file and survives
+    /// SIGKILL of the process; [`SqliteStore::set_ledger_power_safe`] switches to `FULL`
+    /// (fsync per group commit), which also survives power loss.
+    ledger_writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
 }
@@ -220,6 +230,16 @@ impl SqliteStore {
         blocking(move || {
             let mut writer = open_writer(&path)?;
             migrate(&mut writer)?;
+            let ledger_writer = open_writer(&path)?;
+            // Ledger batches write megabytes per second: checkpoint the WAL into the database
+            // less often (each checkpoint fsyncs), in larger steps.
+            ledger_writer
+                .pragma_update(None, "wal_autocheckpoint", LEDGER_WAL_AUTOCHECKPOINT)
+                .and_then(|()| ledger_writer.pragma_update(None, "cache_size", -65_536))
+                .map_err(|e| StoreError::SqliteOpen {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
             let mut readers = Vec::with_capacity(READERS);
             for _ in 0..READERS {
                 let conn = open_connection(
@@ -241,6 +261,7 @@ impl SqliteStore {
                 shared: Arc::new(Shared {
                     path,
                     writer: Mutex::new(writer),
+                    ledger_writer: Mutex::new(ledger_writer),
                     readers,
                     next_reader: AtomicUsize::new(0),
                 }),
@@ -425,6 +446,203 @@ impl SqliteStore {
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
                 out.push(event_from_row(row)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(crate) async fn set_ledger_power_safe(&self, on: bool) -> Result<(), StoreError> {
+        let shared = self.shared.clone();
+        blocking(move || {
+            let mode = if on { "FULL" } else { "NORMAL" };
+            lock(&shared.ledger_writer).pragma_update(None, "synchronous", mode)?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn ledger_append_batch(
+        &self,
+        entries: Vec<NewLedgerEntry>,
+    ) -> Result<(u64, TreeHead), StoreError> {
+        let shared = self.shared.clone();
+        blocking(move || {
+            let leaves: Vec<Hash> = entries.iter().map(|e| leaf_hash(&e.bytes)).collect();
+            let mut conn = lock(&shared.ledger_writer);
+            // IMMEDIATE takes SQLite's write lock first: appenders in other processes wait, and
+            // the head read below is the one this transaction extends.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (size, edge): (i64, Vec<u8>) =
+                tx.query_row("SELECT size, edge FROM ledger_head WHERE id = 1", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+            let size = to_u64("ledger size", size)?;
+            let edge = decode_edge(size, &edge)?;
+            if entries.is_empty() {
+                return Ok((size, edge.head()));
+            }
+            let appended = edge.append_batch(&leaves);
+            {
+                let mut ins = tx.prepare_cached(
+                    "INSERT INTO ledger_entries (idx, entry, time_us, kind, actor)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for (i, e) in (size..).zip(&entries) {
+                    ins.execute(params![
+                        to_i64("ledger index", i)?,
+                        e.bytes,
+                        e.time_micros,
+                        e.kind,
+                        e.actor
+                    ])?;
+                }
+                let mut ins =
+                    tx.prepare_cached("INSERT INTO ledger_hashes (sidx, hash) VALUES (?1, ?2)")?;
+                let base = stored_hash_count(size);
+                for (sidx, s) in (base..).zip(&appended.stored) {
+                    debug_assert_eq!(s.node.stored_index(), sidx);
+                    ins.execute(params![to_i64("stored index", sidx)?, &s.hash.0[..]])?;
+                }
+                tx.execute(
+                    "UPDATE ledger_head SET size = ?1, root = ?2, edge = ?3 WHERE id = 1",
+                    params![
+                        to_i64("ledger size", appended.head.size)?,
+                        &appended.head.root.0[..],
+                        encode_edge(&appended.edge)
+                    ],
+                )?;
+            }
+            tx.commit()?;
+            Ok((size, appended.head))
+        })
+        .await
+    }
+
+    pub(crate) async fn ledger_head(&self) -> Result<TreeHead, StoreError> {
+        self.read(|c| {
+            let (size, root): (i64, Vec<u8>) =
+                c.query_row("SELECT size, root FROM ledger_head WHERE id = 1", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+            Ok(TreeHead {
+                size: to_u64("ledger size", size)?,
+                root: decode_hash("ledger root", &root)?,
+            })
+        })
+        .await
+    }
+
+    pub(crate) async fn ledger_read_hashes(
+        &self,
+        nodes: Vec<NodeId>,
+    ) -> Result<Vec<Hash>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached("SELECT hash FROM ledger_hashes WHERE sidx = ?1")?;
+            let mut out = Vec::with_capacity(nodes.len());
+            for n in nodes {
+                let sidx = to_i64("stored index", n.stored_index())?;
+                let h: Option<Vec<u8>> = stmt.query_row([sidx], |r| r.get(0)).optional()?;
+                let h = h.ok_or_else(|| {
+                    StoreError::InvalidData(format!(
+                        "no stored ledger hash at level {} index {}",
+                        n.level, n.index
+                    ))
+                })?;
+                out.push(decode_hash("stored ledger hash", &h)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(crate) async fn ledger_hash_range(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(u64, Hash)>, StoreError> {
+        let (start, end) = (to_i64("stored index", start)?, to_i64("stored index", end)?);
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT sidx, hash FROM ledger_hashes WHERE sidx >= ?1 AND sidx < ?2 ORDER BY sidx",
+            )?;
+            let mut rows = stmt.query([start, end])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let h: Vec<u8> = row.get(1)?;
+                out.push((
+                    to_u64("stored index", row.get(0)?)?,
+                    decode_hash("stored ledger hash", &h)?,
+                ));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(crate) async fn ledger_entries(
+        &self,
+        start: u64,
+        limit: u32,
+    ) -> Result<Vec<LedgerEntryRecord>, StoreError> {
+        let start = to_i64("ledger index", start)?;
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT idx, entry FROM ledger_entries WHERE idx >= ?1 ORDER BY idx LIMIT ?2",
+            )?;
+            let mut rows = stmt.query(params![start, i64::from(limit)])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(LedgerEntryRecord {
+                    index: to_u64("ledger index", row.get(0)?)?,
+                    bytes: row.get(1)?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(crate) async fn ledger_add_checkpoint(
+        &self,
+        size: u64,
+        note: String,
+    ) -> Result<CheckpointRecord, StoreError> {
+        let created_at = normalize_time(OffsetDateTime::now_utc());
+        let created_text = format_time(created_at)?;
+        let size_i = to_i64("checkpoint size", size)?;
+        let shared = self.shared.clone();
+        blocking(move || {
+            let conn = lock(&shared.ledger_writer);
+            conn.execute(
+                "INSERT INTO ledger_checkpoints (size, note, created_at) VALUES (?1, ?2, ?3)",
+                params![size_i, note, created_text],
+            )?;
+            Ok(CheckpointRecord {
+                id: conn.last_insert_rowid(),
+                size,
+                note,
+                created_at,
+            })
+        })
+        .await
+    }
+
+    pub(crate) async fn ledger_checkpoints(&self) -> Result<Vec<CheckpointRecord>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, size, note, created_at FROM ledger_checkpoints ORDER BY id",
+            )?;
+            let mut rows = stmt.query([])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let created: String = row.get(3)?;
+                out.push(CheckpointRecord {
+                    id: row.get(0)?,
+                    size: to_u64("checkpoint size", row.get(1)?)?,
+                    note: row.get(2)?,
+                    created_at: parse_time(&created)?,
+                });
             }
             Ok(out)
         })
