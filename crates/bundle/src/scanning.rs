@@ -3,23 +3,13 @@
 
 use marked_yaml::{Node, Spanned};
 use model::{Diagnostic, Location};
-use scanner::{Allowlist, Condition, PathPattern, RegexTarget, RuleSet};
+use scanner::{Allowlist, Condition, PII_FAMILIES, PathPattern, RegexTarget, RuleSet};
 use serde::Deserialize;
 
 use crate::yaml::YamlFile;
 
 /// The gitleaks-format rule file of a bundle.
 pub const RULES_FILE: &str = "scanning/rules.toml";
-
-/// A personal-data family an allowlist may name in `rules:`.
-const PII_FAMILIES: &[&str] = &[
-    "email",
-    "phone-number",
-    "credit-card",
-    "us-ssn",
-    "iban",
-    "ip-address",
-];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -194,10 +184,10 @@ fn read_allowlists(
             );
         }
         for p in &raw.paths {
-            if let Err(e) = globset::GlobBuilder::new(p).literal_separator(true).build() {
+            if let Err(e) = scanner::check_glob(p) {
                 error(
                     p.span(),
-                    format!("invalid path glob `{}`: {}", p.as_str(), e.kind()),
+                    format!("invalid path glob `{}`: {e}", p.as_str()),
                     Some("globs use `*` within a directory and `**` across directories".into()),
                 );
             }
@@ -213,9 +203,7 @@ fn read_allowlists(
             }
         }
         for v in &raw.values {
-            if let Err(e) = regex::bytes::Regex::new(&format!("(?-u){}", v.as_str())) {
-                let text = e.to_string();
-                let reason = text.lines().last().unwrap_or_default().trim().to_owned();
+            if let Err(reason) = scanner::check_regex(v) {
                 error(
                     v.span(),
                     format!("invalid `values` regex `{}`: {reason}", v.as_str()),

@@ -31,14 +31,7 @@ pub const SECRET_FAMILIES: &[&str] = &[
 ];
 
 /// Personal-data families, as the scanner names them.
-pub const PII_FAMILIES: &[&str] = &[
-    "email",
-    "phone-number",
-    "credit-card",
-    "us-ssn",
-    "iban",
-    "ip-address",
-];
+pub use scanner::PII_FAMILIES;
 
 /// A generated value and the name of its format variant (reported with misses).
 #[derive(Debug, Clone)]

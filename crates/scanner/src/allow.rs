@@ -323,11 +323,7 @@ impl CompiledAllowlist {
         for p in &a.paths {
             match p {
                 PathPattern::Glob(g) => {
-                    let glob = globset::GlobBuilder::new(g)
-                        .literal_separator(true)
-                        .build()
-                        .map_err(|e| format!("invalid path glob `{g}`: {}", e.kind()))?;
-                    globs.add(glob);
+                    globs.add(glob(g).map_err(|e| format!("invalid path glob `{g}`: {e}"))?);
                     any_glob = true;
                 }
                 PathPattern::Regex(r) => path_regexes
@@ -426,6 +422,24 @@ impl CompiledAllowlist {
             }
         }
     }
+}
+
+/// A path glob as allowlists use it: `*` stays within a directory, `**` crosses directories.
+fn glob(pattern: &str) -> Result<globset::Glob, String> {
+    globset::GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()
+        .map_err(|e| e.kind().to_string())
+}
+
+/// Checks a path glob for an allowlist; the error says why it is invalid.
+pub fn check_glob(pattern: &str) -> Result<(), String> {
+    glob(pattern).map(drop)
+}
+
+/// Checks a value regex for an allowlist (compiled as the scanner compiles it).
+pub fn check_regex(pattern: &str) -> Result<(), String> {
+    compile_bytes(pattern).map(drop)
 }
 
 /// Compiles a byte regex with Unicode off if it allows, else on (user rules may use `\p{L}`).

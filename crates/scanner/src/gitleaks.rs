@@ -367,16 +367,17 @@ fn load_at(
                 "remove `skipReport`",
             );
         }
-        if let Some(re) = &r.regex
-            && let Err(e) = allow::compile_bytes(re.get_ref())
-        {
-            cx.error(
-                re.span().start,
-                rid,
-                format!("invalid regex: {e}"),
-                REGEX_HINT,
-            );
-        }
+        let compiled = match &r.regex {
+            Some(re) => match allow::compile_bytes(re.get_ref()) {
+                Ok(compiled) => Some(compiled),
+                Err(e) => {
+                    let message = format!("invalid regex: {e}");
+                    cx.error(re.span().start, rid, message, REGEX_HINT);
+                    None
+                }
+            },
+            None => None,
+        };
         if let Some(p) = &r.path
             && let Err(e) = allow::compile_str(p.get_ref())
         {
@@ -401,10 +402,7 @@ fn load_at(
             Some(g) if *g.get_ref() == 0 => None,
             Some(g) => {
                 let n = *g.get_ref() as usize;
-                if let Some(Ok(re)) = r
-                    .regex
-                    .as_ref()
-                    .map(|re| allow::compile_bytes(re.get_ref()))
+                if let Some(re) = &compiled
                     && n >= re.captures_len()
                 {
                     cx.error(

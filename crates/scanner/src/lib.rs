@@ -18,7 +18,8 @@ use std::sync::Arc;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::Regex;
 
-pub use allow::{Allowlist, Condition, PathPattern, RegexTarget};
+pub use allow::{Allowlist, Condition, PathPattern, RegexTarget, check_glob, check_regex};
+pub use pii::PII_FAMILIES;
 pub use rules::{BUILTIN, BuiltinRule, Confidence, Rule, Window, builtin_rules};
 pub use structured::{DiffFinding, JsonFinding, redact_json};
 

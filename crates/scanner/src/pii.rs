@@ -6,6 +6,16 @@ use regex::bytes::Regex;
 
 use crate::{Confidence, Finding, Kind};
 
+/// The personal-data types the detector reports (its findings' family and rule id).
+pub const PII_FAMILIES: &[&str] = &[
+    "email",
+    "phone-number",
+    "credit-card",
+    "us-ssn",
+    "iban",
+    "ip-address",
+];
+
 /// Separate regexes keep each one's fast path (a combined alternation runs at a fraction of
 /// the speed): digit-led candidates, IBANs by country code, phone numbers after `+`.
 #[derive(Debug)]
