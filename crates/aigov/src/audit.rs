@@ -1,26 +1,26 @@
-//! `aigov audit verify|key`: offline verification of the audit ledger, and the log's signer key.
+//! `aigov audit key` and the dispatch of the `aigov audit` commands (`verify`, `export` and
+//! `proof` are in `audit_offline`, `log` in `audit_log`).
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use ledger::VerifierKey;
-use store::{Store, StoreConfig};
+use store::StoreConfig;
 
 use crate::{AuditCommand, exit};
 
 pub(crate) fn run(command: AuditCommand) -> anyhow::Result<u8> {
     match command {
-        AuditCommand::Verify { db, origin, key } => {
-            let key = read_verifier(&key)?;
-            crate::runtime()?.block_on(verify(&db, &origin, &key))
-        }
+        AuditCommand::Verify(args) => crate::audit_offline::verify(args),
+        AuditCommand::Export(args) => crate::audit_offline::export(args),
+        AuditCommand::Proof(args) => crate::audit_offline::proof(args),
         AuditCommand::Key { file, name } => key(&file, &name),
+        AuditCommand::Log(args) => crate::audit_log::run(args),
     }
 }
 
 /// A verifier key given inline (`<name>+<id>+<key>`) or as `file:<path>`.
-fn read_verifier(arg: &str) -> anyhow::Result<VerifierKey> {
+pub(crate) fn read_verifier(arg: &str) -> anyhow::Result<VerifierKey> {
     let text = match arg.strip_prefix("file:") {
         Some(path) => std::fs::read_to_string(path)
             .with_context(|| format!("cannot read verifier key file `{path}`"))?,
@@ -29,7 +29,7 @@ fn read_verifier(arg: &str) -> anyhow::Result<VerifierKey> {
     VerifierKey::parse(text.trim()).context("invalid verifier key")
 }
 
-fn store_config(db: &str) -> StoreConfig {
+pub(crate) fn store_config(db: &str) -> StoreConfig {
     if db.starts_with("postgres://") || db.starts_with("postgresql://") || db.contains("host=") {
         StoreConfig::Postgres {
             url: db.to_owned(),
@@ -40,31 +40,6 @@ fn store_config(db: &str) -> StoreConfig {
             path: PathBuf::from(db),
         }
     }
-}
-
-async fn verify(db: &str, origin: &str, key: &VerifierKey) -> anyhow::Result<u8> {
-    let config = store_config(db);
-    let store = Store::open(&config)
-        .await
-        .with_context(|| format!("cannot open {config}"))?;
-    let report = audit::verify(&store, origin, key).await?;
-    // Written, not printed: a closed pipe (`| head`) ends the listing instead of panicking.
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "{} entries, root {}, {} checkpoints verified",
-        report.head.size, report.head.root, report.checkpoints
-    )?;
-    if report.is_ok() {
-        writeln!(out, "ok: the log verifies")?;
-        return Ok(exit::OK);
-    }
-    for p in &report.problems {
-        if writeln!(out, "problem: {p}").is_err() {
-            break;
-        }
-    }
-    Ok(exit::FAILURE)
 }
 
 /// Loads the signer key file, creating it on first use, and prints the public verifier key.

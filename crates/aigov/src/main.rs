@@ -1,6 +1,8 @@
 //! The `aigov` binary: command-line parsing, dispatch, and the mapping of outcomes to exit codes.
 
 mod audit;
+mod audit_log;
+mod audit_offline;
 mod policy;
 mod scan;
 mod serve;
@@ -52,19 +54,15 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
-    /// Recompute the whole log and check every checkpoint: exit 0 verifies, 1 problems found
-    /// (each named: entry index, stored hash or checkpoint id), 2 tool failure.
-    Verify {
-        /// SQLite database file, or a `postgres://` URL (password from `PGPASSWORD`).
-        #[arg(long, value_name = "PATH|URL")]
-        db: String,
-        /// The log's checkpoint origin, e.g. `aigov.local/prod`.
-        #[arg(long)]
-        origin: String,
-        /// The log's verifier key (`<name>+<id>+<key>`), or `file:<path>` holding it.
-        #[arg(long, value_name = "KEY")]
-        key: String,
-    },
+    /// Verify the log in a database (--db: recompute everything, check every checkpoint), an
+    /// export (--dir), or one entry's proof (--proof, --entry): exit 0 verifies, 1 problems
+    /// found (each named: entry index, tile, stored hash or checkpoint), 2 tool failure.
+    Verify(audit_offline::VerifyArgs),
+    /// Export the log for an auditor as a C2SP tlog-tiles directory (newest checkpoint, all
+    /// hash tiles, the entries of a range, older checkpoints, key, manifest, README).
+    Export(audit_offline::ExportArgs),
+    /// Write the C2SP tlog-proof of one entry against the newest checkpoint.
+    Proof(audit_offline::ProofArgs),
     /// Create the signer key file if missing (mode 0600) and print its public verifier key.
     Key {
         #[arg(long, value_name = "FILE")]
@@ -73,6 +71,8 @@ enum AuditCommand {
         #[arg(long, default_value = "aigov.local")]
         name: String,
     },
+    /// List audit entries, filtered by time, actor, kind and outcome, as a table or JSON lines.
+    Log(audit_log::LogArgs),
 }
 
 /// Where the configuration and data are; shared by `serve` and `token`.
@@ -256,6 +256,39 @@ async fn open_store(config: &config::Config) -> anyhow::Result<store::Store> {
     store::Store::open(&store_config)
         .await
         .with_context(|| format!("cannot open the database ({store_config})"))
+}
+
+/// Loads (or on first start creates) the audit signer key, applies the configured durability
+/// and starts the audit log writer. `checkpoints` starts the periodic checkpoint task.
+async fn open_audit(
+    config: &config::Config,
+    store: &store::Store,
+    checkpoints: bool,
+) -> anyhow::Result<::audit::AuditLog> {
+    use anyhow::Context as _;
+    let audit = &config.audit;
+    let reference = audit.signing_key.to_string();
+    let signer = ::audit::resolve_key(&reference, &audit.key_name).with_context(|| {
+        format!("cannot load the audit signer key (`audit.signing_key = \"{reference}\"`)")
+    })?;
+    store
+        .set_ledger_power_safe(audit.durability == config::Durability::PowerLoss)
+        .await
+        .context("cannot set the audit ledger's durability")?;
+    let mut settings = ::audit::AuditConfig::new(audit.origin.clone());
+    settings.checkpoint_interval = checkpoints.then_some(audit.checkpoint_interval);
+    settings.replica = Some(audit.replica.clone());
+    Ok(::audit::AuditLog::start(store.clone(), signer, settings))
+}
+
+/// The local user running a command, as an audit actor: `cli:<user>`.
+fn cli_actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|u| !u.is_empty() && u.len() <= 64 && !u.chars().any(char::is_control))
+        .unwrap_or_else(|| "unknown".to_owned());
+    format!("cli:{user}")
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -99,7 +99,9 @@ async fn serve(config: config::Config) -> anyhow::Result<()> {
     );
 
     let store = crate::open_store(&config).await?;
-    ensure_admin_token(&store, &config.data_dir).await?;
+    let audit = crate::open_audit(&config, &store, true).await?;
+    lifecycle(&audit, &config, "audit.started").await?;
+    ensure_admin_token(&store, &audit, &config.data_dir).await?;
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -108,9 +110,62 @@ async fn serve(config: config::Config) -> anyhow::Result<()> {
     tracing::info!(backend = store.backend(), database = %crate::store_config(&config), "aigov listening on http://{address}");
 
     let shutdown = shutdown_signal()?;
-    let state = server::AppState::new(store, loaded, bundle_path, config.bundle.reload_interval);
-    server::serve(state, listener, shutdown).await?;
+    let state = server::AppState::new(
+        store,
+        audit.clone(),
+        loaded,
+        bundle_path,
+        config.bundle.reload_interval,
+    );
+    let served = server::serve(state, listener, shutdown).await;
+    // Whatever happened, record the stop, then flush and sign a final checkpoint.
+    let stopped = lifecycle(&audit, &config, "audit.stopped").await;
+    audit
+        .shutdown()
+        .await
+        .context("cannot finish the audit log")?;
+    served?;
+    stopped?;
     tracing::info!("aigov stopped");
+    Ok(())
+}
+
+/// Records the audit log's start or stop (`audit_lifecycle`) with the settings in force.
+async fn lifecycle(
+    audit: &audit::AuditLog,
+    config: &config::Config,
+    event: &str,
+) -> anyhow::Result<()> {
+    let head = audit.head().await?;
+    tracing::info!(
+        origin = %config.audit.origin,
+        size = head.size,
+        key = %config.audit.signing_key,
+        "{event}"
+    );
+    let durability = match config.audit.durability {
+        config::Durability::PowerLoss => "power-loss",
+        config::Durability::ProcessCrash => "process-crash",
+    };
+    audit
+        .record(
+            audit::Record::new(
+                ledger::EntryKind::AuditLifecycle,
+                event,
+                "aigov",
+                config.audit.origin.as_str(),
+                ledger::Outcome::Success,
+            )
+            .field("durability", durability)
+            .field("version", env!("CARGO_PKG_VERSION"))
+            .details(serde_json::json!({
+                "size": head.size,
+                "root": head.root.to_string(),
+                "durability": durability,
+            })),
+        )
+        .await
+        .with_context(|| format!("cannot record `{event}` in the audit ledger"))?;
     Ok(())
 }
 
@@ -131,7 +186,11 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static
 
 /// When no admin token is active, creates `initial-admin` and writes it to a 0600 file in the
 /// data directory. Only the file's path is logged.
-async fn ensure_admin_token(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
+async fn ensure_admin_token(
+    store: &Store,
+    audit: &audit::AuditLog,
+    data_dir: &Path,
+) -> anyhow::Result<()> {
     let tokens = store.list_tokens().await.context("cannot list tokens")?;
     if tokens
         .iter()
@@ -153,7 +212,11 @@ async fn ensure_admin_token(store: &Store, data_dir: &Path) -> anyhow::Result<()
         let _ = std::fs::remove_file(&path);
         return Err(anyhow::Error::new(e).context("cannot create the initial admin token"));
     }
-    crate::token::record(store, "token.created", INITIAL_ADMIN).await;
+    if let Err(e) = crate::token::record(audit, "aigov", "token.created", INITIAL_ADMIN).await {
+        let _ = store.revoke_token(INITIAL_ADMIN).await;
+        let _ = std::fs::remove_file(&path);
+        return Err(e);
+    }
     tracing::info!(
         "no active admin token: created `{INITIAL_ADMIN}` and wrote it to `{}` (mode 0600); sign in with it, then create personal tokens and revoke it",
         path.display()

@@ -1,7 +1,7 @@
 //! `aigov token create|list|revoke`: admin tokens in the same store `serve` uses.
 
 use anyhow::Context as _;
-use store::{EventStore, NewEvent, NewToken, Store, StoreError, TokenKind, TokenStore};
+use store::{NewToken, Store, StoreError, TokenKind, TokenStore};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -16,11 +16,22 @@ pub(crate) fn run(command: TokenCommand) -> anyhow::Result<u8> {
     let config = load_config(store_args)?;
     crate::runtime()?.block_on(async {
         let store = crate::open_store(&config).await?;
-        match command {
-            TokenCommand::Create { name, .. } => create(&store, &name).await,
-            TokenCommand::List { .. } => list(&store).await,
-            TokenCommand::Revoke { name, .. } => revoke(&store, &name).await,
+        if let TokenCommand::List { .. } = command {
+            return list(&store).await;
         }
+        let audit = crate::open_audit(&config, &store, false).await?;
+        let actor = crate::cli_actor();
+        let result = match command {
+            TokenCommand::Create { name, .. } => create(&store, &audit, &actor, &name).await,
+            TokenCommand::Revoke { name, .. } => revoke(&store, &audit, &actor, &name).await,
+            TokenCommand::List { .. } => unreachable!("handled above"),
+        };
+        // Flush and sign a checkpoint covering what this command recorded.
+        audit
+            .shutdown()
+            .await
+            .context("cannot finish the audit log")?;
+        result
     })
 }
 
@@ -35,7 +46,12 @@ fn load_config(args: &StoreArgs) -> anyhow::Result<config::Config> {
     Ok(config)
 }
 
-async fn create(store: &Store, name: &str) -> anyhow::Result<u8> {
+async fn create(
+    store: &Store,
+    audit: &audit::AuditLog,
+    actor: &str,
+    name: &str,
+) -> anyhow::Result<u8> {
     let name = name.trim();
     if name.is_empty() || name.chars().any(char::is_control) {
         anyhow::bail!("a token name must be non-empty printable text");
@@ -58,7 +74,11 @@ async fn create(store: &Store, name: &str) -> anyhow::Result<u8> {
         }
         Err(e) => return Err(anyhow::Error::new(e).context("cannot create the token")),
     }
-    record(store, "token.created", name).await;
+    if let Err(e) = record(audit, actor, "token.created", name).await {
+        // Fail closed: a credential nobody can account for must not stay active.
+        let _ = store.revoke_token(name).await;
+        return Err(e.context("the token was revoked again"));
+    }
     println!("{token}");
     eprintln!("Created admin token `{name}`. Store it now: it will not be shown again.");
     Ok(exit::OK)
@@ -102,7 +122,12 @@ async fn list(store: &Store) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-async fn revoke(store: &Store, name: &str) -> anyhow::Result<u8> {
+async fn revoke(
+    store: &Store,
+    audit: &audit::AuditLog,
+    actor: &str,
+    name: &str,
+) -> anyhow::Result<u8> {
     if !store
         .revoke_token(name)
         .await
@@ -111,7 +136,7 @@ async fn revoke(store: &Store, name: &str) -> anyhow::Result<u8> {
         eprintln!("error: no active token named `{name}`; see `aigov token list`");
         return Ok(exit::FAILURE);
     }
-    record(store, "token.revoked", name).await;
+    record(audit, actor, "token.revoked", name).await?;
     println!("revoked token `{name}`");
     Ok(exit::OK)
 }
@@ -126,17 +151,24 @@ fn format_time(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_else(|_| at.to_string())
 }
 
-/// Records a token lifecycle event; failing to record is logged, not fatal.
-pub(crate) async fn record(store: &Store, kind: &str, name: &str) {
-    let event = NewEvent {
-        kind: kind.to_owned(),
-        actor: "cli".to_owned(),
-        subject: name.to_owned(),
-        outcome: "success".to_owned(),
-        at: OffsetDateTime::now_utc(),
-        payload: serde_json::json!({ "name": name, "kind": "admin" }),
-    };
-    if let Err(e) = store.append_event(event).await {
-        tracing::error!(error = %e, kind, "cannot record token event");
-    }
+/// Records a token lifecycle event (`credential_change`) in the audit ledger.
+pub(crate) async fn record(
+    audit: &audit::AuditLog,
+    actor: &str,
+    event: &str,
+    name: &str,
+) -> anyhow::Result<()> {
+    let record = audit::Record::new(
+        ledger::EntryKind::CredentialChange,
+        event,
+        actor,
+        format!("token:{name}"),
+        ledger::Outcome::Success,
+    )
+    .details(serde_json::json!({ "name": name, "kind": "admin" }));
+    audit
+        .record(record)
+        .await
+        .with_context(|| format!("cannot record `{event}` in the audit ledger"))?;
+    Ok(())
 }

@@ -1,5 +1,7 @@
 //! Tests of the `aigov` binary as users run it: exit codes and output of `policy` and `token`
 //! commands, and `aigov serve` as a real child process (health, initial token, SIGTERM).
+//! `cli/audit_offline.rs`: `aigov audit export`, `verify --dir`/`--proof`/`--from-checkpoint`.
+//! `cli/audit_log.rs`: `aigov audit log`.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -9,6 +11,11 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use expect_test::{Expect, expect};
+
+#[path = "cli/audit_log.rs"]
+mod audit_log;
+#[path = "cli/audit_offline.rs"]
+mod audit_offline;
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/governance");
 
@@ -612,6 +619,70 @@ fn serve_starts_answers_and_stops_on_sigterm() {
         "the token file path is logged: {log}"
     );
     assert!(!log.contains(&token), "the token itself is never logged");
+
+    // The audit signer key was created on first start, announced, and never logged.
+    let key_file = dir.path().join("data/audit-signing.key");
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "signer key file mode is {mode:o}");
+    let secret = std::fs::read_to_string(&key_file).unwrap();
+    assert!(log.contains("created audit signer key"), "{log}");
+    assert!(
+        !log.contains(secret.trim()),
+        "the signer key is never logged"
+    );
+    let out = run(
+        dir.path(),
+        &["audit", "key", "--file", "data/audit-signing.key"],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let verifier = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(verifier.starts_with("aigov.local+"), "{verifier}");
+    assert!(log.contains(&verifier), "the public key is logged: {log}");
+
+    // Everything the server did is in a ledger that verifies offline: start, bundle load,
+    // initial token, stop; then a CLI token change adds to the same log.
+    let verify = || {
+        let out = run(
+            dir.path(),
+            &[
+                "audit",
+                "verify",
+                "--db",
+                "data/aigov.db",
+                "--origin",
+                "aigov.local/audit",
+                "--key",
+                &verifier,
+            ],
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(0), "{stdout}");
+        stdout
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    assert_eq!(
+        verify(),
+        4,
+        "audit.started, bundle.loaded, token.created, audit.stopped"
+    );
+    let out = run(
+        dir.path(),
+        &["token", "create", "--name", "ci", "--data-dir", "data"],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(verify(), 5, "token.created by the CLI");
+    // Reading the server's log through its configuration is itself recorded, first.
+    let out = run(dir.path(), &["audit", "log", "--data-dir", "data"]);
+    let listing = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{listing}");
+    for kind in ["audit_lifecycle", "bundle_change", "credential_change", "audit_access"] {
+        assert!(listing.contains(kind), "{kind} in:\n{listing}");
+    }
+    assert_eq!(verify(), 6, "audit.log read recorded");
 
     // A second start finds the active token and leaves the file alone.
     let before = std::fs::read_to_string(&token_file).unwrap();

@@ -2,6 +2,9 @@
 //! baseline, each for a few seconds, with `synchronous = NORMAL` (survives SIGKILL) and
 //! `FULL` (survives power loss); prints entries/s and p50/p99 append latency.
 //!
+//! With `AIGOV_BENCH_POSTGRES_URL` (an admin URL such as `postgres://postgres@127.0.0.1:5432/postgres`)
+//! the same two runs happen on PostgreSQL, each in a fresh database.
+//!
 //! `cargo bench -p audit --bench append` (`AIGOV_BENCH_SECS` sets the duration per run).
 
 use std::sync::Arc;
@@ -31,17 +34,42 @@ struct Run {
     p99: Duration,
 }
 
-async fn run(writers: usize, power_safe: bool, secs: f64) -> Run {
+#[derive(Clone, Copy)]
+enum Backend<'a> {
+    Sqlite {
+        power_safe: bool,
+    },
+    /// Admin URL; each run creates (and drops) its own database.
+    Postgres(&'a str),
+}
+
+async fn run(writers: usize, backend: Backend<'_>, secs: f64) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(&StoreConfig::Sqlite {
-        path: dir.path().join("bench.db"),
-    })
-    .await
-    .expect("open");
-    store
-        .set_ledger_power_safe(power_safe)
-        .await
-        .expect("synchronous");
+    let mut pg_db = None;
+    let store = match backend {
+        Backend::Sqlite { power_safe } => {
+            let store = Store::open(&StoreConfig::Sqlite {
+                path: dir.path().join("bench.db"),
+            })
+            .await
+            .expect("open");
+            store
+                .set_ledger_power_safe(power_safe)
+                .await
+                .expect("synchronous");
+            store
+        }
+        Backend::Postgres(admin) => {
+            let (url, db) = create_pg_database(admin).await;
+            pg_db = Some(db);
+            Store::open(&StoreConfig::Postgres {
+                url,
+                password: std::env::var("PGPASSWORD").ok(),
+            })
+            .await
+            .expect("open postgres")
+        }
+    };
     let key = SignerKey::from_seed("bench.local", [7; 32]).expect("key");
     let log = AuditLog::start(store, key, AuditConfig::new("aigov.local/bench"));
     let stop = Arc::new(AtomicBool::new(false));
@@ -71,6 +99,10 @@ async fn run(writers: usize, power_safe: bool, secs: f64) -> Run {
     }
     let secs = start.elapsed().as_secs_f64();
     log.shutdown().await.expect("shutdown");
+    drop(log);
+    if let (Backend::Postgres(admin), Some(db)) = (backend, pg_db) {
+        drop_pg_database(admin, &db).await;
+    }
     lat.sort_unstable();
     let pick = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
     Run {
@@ -79,6 +111,37 @@ async fn run(writers: usize, power_safe: bool, secs: f64) -> Run {
         p50: pick(0.50),
         p99: pick(0.99),
     }
+}
+
+async fn admin_client(admin: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(admin, tokio_postgres::NoTls)
+        .await
+        .expect("connect to AIGOV_BENCH_POSTGRES_URL");
+    tokio::spawn(conn);
+    client
+}
+
+/// Creates a fresh database; returns a URL for it and its name.
+async fn create_pg_database(admin: &str) -> (String, String) {
+    let name = format!(
+        "aigov_bench_{}_{}",
+        std::process::id(),
+        rand::random::<u32>()
+    );
+    admin_client(admin)
+        .await
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
+    (format!("{base}/{name}"), name)
+}
+
+async fn drop_pg_database(admin: &str, name: &str) {
+    let _ = admin_client(admin)
+        .await
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await;
 }
 
 /// The store alone: back-to-back `ledger_append_batch` calls of `batch` entries.
@@ -123,14 +186,29 @@ fn main() {
         println!("store only (sqlite, NORMAL): batches of {batch:>4}: {rate:>9.0} entries/s");
     }
     let mut rates = Vec::new();
-    for (writers, power_safe) in [(64usize, false), (1, false), (64, true), (1, true)] {
-        let r = rt.block_on(run(writers, power_safe, secs));
+    let pg = std::env::var("AIGOV_BENCH_POSTGRES_URL").ok();
+    let mut runs = vec![
+        (64usize, Backend::Sqlite { power_safe: false }),
+        (1, Backend::Sqlite { power_safe: false }),
+        (64, Backend::Sqlite { power_safe: true }),
+        (1, Backend::Sqlite { power_safe: true }),
+    ];
+    if let Some(url) = pg.as_deref() {
+        runs.push((64, Backend::Postgres(url)));
+        runs.push((1, Backend::Postgres(url)));
+    }
+    for (writers, backend) in runs {
+        let r = rt.block_on(run(writers, backend, secs));
         let rate = r.entries as f64 / r.secs;
         rates.push(rate);
         println!(
-            "audit append (sqlite, synchronous={}): {writers:>2} writers: {:>9.0} entries/s \
+            "audit append ({}): {writers:>2} writers: {:>9.0} entries/s \
              ({} entries in {:.1} s), latency p50 {:.2} ms, p99 {:.2} ms",
-            if power_safe { "FULL  " } else { "NORMAL" },
+            match backend {
+                Backend::Sqlite { power_safe: false } => "sqlite, synchronous=NORMAL",
+                Backend::Sqlite { power_safe: true } => "sqlite, synchronous=FULL  ",
+                Backend::Postgres(_) => "postgres, synchronous_commit=on",
+            },
             rate,
             r.entries,
             r.secs,
@@ -139,8 +217,16 @@ fn main() {
         );
     }
     println!(
-        "64 writers / 1 writer: {:.1}x (NORMAL), {:.1}x (FULL)",
+        "64 writers / 1 writer: {:.1}x (NORMAL), {:.1}x (FULL); NORMAL / FULL at 64 writers: {:.2}x",
         rates[0] / rates[1],
-        rates[2] / rates[3]
+        rates[2] / rates[3],
+        rates[0] / rates[2]
     );
+    if rates.len() == 6 {
+        println!(
+            "postgres 64 writers / 1 writer: {:.1}x; postgres / sqlite FULL at 64 writers: {:.2}x",
+            rates[4] / rates[5],
+            rates[4] / rates[2]
+        );
+    }
 }

@@ -6,8 +6,16 @@
 //!   then answers every waiter; a second task signs a checkpoint whenever the size changed.
 //! - [`verify()`]: streams the whole log and reports exactly what does not match.
 //! - [`key`]: loading or creating the log's Ed25519 signer key.
+//! - [`tiles`]: the log as C2SP `tlog-tiles` (tiles, entry bundles) and `tlog-proof` files.
+//! - [`export()`], [`verify_dir()`], [`consistency`]: offline copies for auditors, their
+//!   verification, and proofs that a saved checkpoint is a prefix of the log now.
 
+pub mod consistency;
+pub mod dir;
+pub mod export;
 pub mod key;
+pub mod record;
+pub mod tiles;
 pub mod verify;
 
 use std::sync::Arc;
@@ -18,7 +26,11 @@ use store::{CheckpointRecord, LedgerStore, NewLedgerEntry, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+pub use consistency::{Consistency, Inconsistency, check_consistency};
+pub use dir::{DirError, DirReport, check_consistency_dir, verify_dir};
+pub use export::{ExportError, ExportOptions, ExportSummary, export};
 pub use key::{load_or_create_key, resolve_key};
+pub use record::{Record, Recorded};
 pub use verify::{Problem, Report, verify};
 
 /// Settings of an [`AuditLog`].
@@ -32,6 +44,8 @@ pub struct AuditConfig {
     pub queue: usize,
     /// How often a checkpoint is signed when the log grew; `None` disables the task.
     pub checkpoint_interval: Option<Duration>,
+    /// Name of this replica, recorded as the origin of [`AuditLog::record`]ed entries.
+    pub replica: Option<String>,
 }
 
 impl AuditConfig {
@@ -42,6 +56,7 @@ impl AuditConfig {
             max_batch: 4096,
             queue: 65_536,
             checkpoint_interval: Some(Duration::from_secs(1)),
+            replica: None,
         }
     }
 }
@@ -85,6 +100,7 @@ pub struct AuditLog {
     store: Store,
     signer: Arc<SignerKey>,
     origin: Arc<str>,
+    replica: Option<Arc<str>>,
     inner: Arc<Inner>,
 }
 
@@ -116,6 +132,7 @@ impl AuditLog {
             store,
             signer,
             origin,
+            replica: config.replica.map(Into::into),
             inner: Arc::new(Inner { tx, checkpointer }),
         }
     }

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::fmt;
 
 use ledger::{
-    Checkpoint, CompactRange, Entry, Hash, HeadProblem, LogVerifier, NodeId, TreeHead, VerifierKey,
-    leaf_hash, stored_hash_count,
+    Checkpoint, Entry, Hash, HeadProblem, LogVerifier, NodeId, TreeHead, VerifierKey, leaf_hash,
+    stored_hash_count,
 };
-use store::LedgerStore;
+use store::{LedgerEntryRecord, LedgerStore, StoreError};
 
 use crate::AuditError;
 
@@ -52,6 +52,55 @@ pub enum Problem {
     },
     /// More problems than reported.
     Truncated { omitted: u64 },
+    /// An exported directory lacks a file it needs (a tile, entry bundle or manifest).
+    MissingFile { path: String },
+    /// An exported directory holds a file that is not part of the export for its anchor.
+    UnexpectedFile { path: String },
+    /// An exported tile has the wrong length.
+    TruncatedFile {
+        path: String,
+        len: u64,
+        expected: u64,
+    },
+    /// A hash in an exported tile above level 0 differs from the hash recomputed from the
+    /// tiles below it (`position` counts from 0 within the tile).
+    TileHashMismatch {
+        path: String,
+        position: u64,
+        node: NodeId,
+    },
+    /// An exported entry bundle is not a sequence of length-prefixed entries of its width.
+    MalformedBundle { path: String, message: String },
+    /// An exported entry does not hash to its leaf hash in the level-0 tile.
+    BundleEntryModified { path: String, index: u64 },
+    /// The export's anchor `checkpoint` is missing or does not verify.
+    AnchorInvalid { message: String },
+    /// The root recomputed from the exported level-0 tiles differs from the anchor's.
+    AnchorMismatch {
+        size: u64,
+        claimed: Hash,
+        computed: Hash,
+    },
+    /// An exported `checkpoints/<size>` file does not verify (signature, origin, text, or
+    /// a size other than its name).
+    CheckpointFileInvalid { path: String, message: String },
+    /// An exported checkpoint's root differs from the root recomputed at its size.
+    CheckpointFileMismatch {
+        path: String,
+        size: u64,
+        claimed: Hash,
+        computed: Hash,
+    },
+    /// An exported checkpoint claims a size beyond the anchor's.
+    CheckpointFileBeyondAnchor {
+        path: String,
+        size: u64,
+        anchor: u64,
+    },
+    /// `manifest.json` is missing, unreadable, or disagrees with the files.
+    ManifestMismatch { message: String },
+    /// Something could not be checked because of another problem.
+    NotChecked { what: String, reason: String },
 }
 
 impl fmt::Display for Problem {
@@ -100,6 +149,80 @@ impl fmt::Display for Problem {
                 stored.size, stored.root, computed.size, computed.root
             ),
             Problem::Truncated { omitted } => write!(f, "{omitted} further problems not shown"),
+            Problem::MissingFile { path } => write!(f, "`{path}` is missing"),
+            Problem::UnexpectedFile { path } => {
+                write!(f, "`{path}` is not part of this export")
+            }
+            Problem::TruncatedFile {
+                path,
+                len,
+                expected,
+            } => write!(f, "`{path}` is {len} bytes, expected {expected}"),
+            Problem::TileHashMismatch {
+                path,
+                position,
+                node,
+            } => write!(
+                f,
+                "`{path}` hash {position} (level {} index {}) does not match the tiles below it",
+                node.level, node.index
+            ),
+            Problem::MalformedBundle { path, message } => {
+                write!(f, "entry bundle `{path}` is malformed: {message}")
+            }
+            Problem::BundleEntryModified { path, index } => write!(
+                f,
+                "entry {index} in `{path}` does not match its leaf hash in the level-0 tile (entry modified)"
+            ),
+            Problem::AnchorInvalid { message } => {
+                write!(f, "the anchor `checkpoint` does not verify: {message}")
+            }
+            Problem::AnchorMismatch {
+                size,
+                claimed,
+                computed,
+            } => write!(
+                f,
+                "the anchor `checkpoint` at size {size} has root `{claimed}` but the level-0 tiles give `{computed}`"
+            ),
+            Problem::CheckpointFileInvalid { path, message } => {
+                write!(f, "`{path}` does not verify: {message}")
+            }
+            Problem::CheckpointFileMismatch {
+                path,
+                size,
+                claimed,
+                computed,
+            } => write!(
+                f,
+                "`{path}` at size {size} has root `{claimed}` but the tiles give `{computed}`"
+            ),
+            Problem::CheckpointFileBeyondAnchor { path, size, anchor } => write!(
+                f,
+                "`{path}` claims size {size}, beyond the anchor's {anchor}"
+            ),
+            Problem::ManifestMismatch { message } => write!(f, "`manifest.json`: {message}"),
+            Problem::NotChecked { what, reason } => write!(f, "{what} not checked: {reason}"),
+        }
+    }
+}
+
+impl Problem {
+    /// The exported file a problem of [`crate::verify_dir`] is about, if any.
+    pub fn file(&self) -> Option<&str> {
+        match self {
+            Problem::MissingFile { path }
+            | Problem::UnexpectedFile { path }
+            | Problem::TruncatedFile { path, .. }
+            | Problem::TileHashMismatch { path, .. }
+            | Problem::MalformedBundle { path, .. }
+            | Problem::BundleEntryModified { path, .. }
+            | Problem::CheckpointFileInvalid { path, .. }
+            | Problem::CheckpointFileMismatch { path, .. }
+            | Problem::CheckpointFileBeyondAnchor { path, .. } => Some(path),
+            Problem::AnchorInvalid { .. } | Problem::AnchorMismatch { .. } => Some("checkpoint"),
+            Problem::ManifestMismatch { .. } => Some("manifest.json"),
+            _ => None,
         }
     }
 }
@@ -132,7 +255,8 @@ impl Report {
                 Problem::MissingEntry { index }
                 | Problem::UnexpectedEntry { index }
                 | Problem::EntryModified { index }
-                | Problem::UndecodableEntry { index, .. } => Some(*index),
+                | Problem::UndecodableEntry { index, .. }
+                | Problem::BundleEntryModified { index, .. } => Some(*index),
                 _ => None,
             })
             .collect();
@@ -202,44 +326,40 @@ pub async fn verify<S: LedgerStore + Sync>(
 
     let stored_head = store.ledger_head().await?;
     let size = stored_head.size;
-    let mut edge = CompactRange::new();
     let mut entries = 0u64;
-    let mut next = 0u64;
-    while next < size {
-        let end = size.min(next + u64::from(PAGE));
-        let page = store.ledger_entries(next, PAGE).await?;
-        let (h0, h1) = (stored_hash_count(next), stored_hash_count(end));
-        let stored: Vec<Option<Hash>> = {
-            let mut v = vec![None; (h1 - h0) as usize];
-            for (sidx, h) in store.ledger_hash_range(h0, h1).await? {
-                v[(sidx - h0) as usize] = Some(h);
-            }
-            v
-        };
+    // Pipelined: a page's entries are decoded and hashed on the blocking pool (split across
+    // the cores) as soon as it is read; meanwhile the next page is read, and the previous
+    // page's tree is recomputed and compared here.
+    let mut current = read_page(store, 0, size).await?;
+    while let Some(page) = current {
+        let following = read_page(store, page.end, size).await?;
+        let Page {
+            start,
+            end,
+            checks,
+            h0,
+            stored,
+        } = page;
         let stored_at = |sidx: u64| stored[(sidx - h0) as usize];
-        let mut rows = page.into_iter().filter(|r| r.index < end).peekable();
-        for index in next..end {
+        let mut rows = checks.finish().await?.into_iter().peekable();
+        for index in start..end {
             let row = rows.next_if(|r| r.index == index);
             let leaf_sidx = NodeId::leaf(index).stored_index();
             let leaf = match row {
                 Some(row) => {
                     entries += 1;
-                    if let Err(e) = Entry::from_canonical_bytes(&row.bytes) {
-                        problems.push(Problem::UndecodableEntry {
-                            index,
-                            message: e.to_string(),
-                        });
+                    if let Some(message) = row.undecodable {
+                        problems.push(Problem::UndecodableEntry { index, message });
                     }
-                    let leaf = leaf_hash(&row.bytes);
                     match stored_at(leaf_sidx) {
-                        Some(s) if s == leaf => {}
+                        Some(s) if s == row.leaf => {}
                         Some(_) => problems.push(Problem::EntryModified { index }),
                         None => problems.push(Problem::MissingStoredHash {
                             node: NodeId::leaf(index),
                             stored_index: leaf_sidx,
                         }),
                     }
-                    leaf
+                    row.leaf
                 }
                 None => {
                     problems.push(Problem::MissingEntry { index });
@@ -248,8 +368,7 @@ pub async fn verify<S: LedgerStore + Sync>(
                     stored_at(leaf_sidx).unwrap_or_default()
                 }
             };
-            verifier.push_leaf_hash(leaf);
-            edge.append_with(leaf, |s| {
+            verifier.push_leaf_hash_with(leaf, |s| {
                 if s.node.level == 0 {
                     return;
                 }
@@ -267,7 +386,7 @@ pub async fn verify<S: LedgerStore + Sync>(
                 }
             });
         }
-        next = end;
+        current = following;
     }
     for row in store.ledger_entries(size, 100).await? {
         problems.push(Problem::UnexpectedEntry { index: row.index });
@@ -337,4 +456,98 @@ pub async fn verify<S: LedgerStore + Sync>(
         checkpoints,
         problems: list,
     })
+}
+
+/// One page of the stored log: the entries with index in `start..end` (fewer where entries
+/// are missing), already being checked, and the stored hashes with stored index in `h0..`,
+/// `None` where missing.
+struct Page {
+    start: u64,
+    end: u64,
+    checks: Checks,
+    h0: u64,
+    stored: Vec<Option<Hash>>,
+}
+
+/// Reads the page starting at `start` and starts checking its entries, or `None` at the end
+/// of the log (`size`).
+async fn read_page<S: LedgerStore + Sync>(
+    store: &S,
+    start: u64,
+    size: u64,
+) -> Result<Option<Page>, AuditError> {
+    if start >= size {
+        return Ok(None);
+    }
+    let end = size.min(start + u64::from(PAGE));
+    let (h0, h1) = (stored_hash_count(start), stored_hash_count(end));
+    let (rows, hashes) = tokio::join!(
+        store.ledger_entries(start, PAGE),
+        store.ledger_hash_range(h0, h1)
+    );
+    let mut rows = rows?;
+    // Past a gap the page holds entries beyond `end`; the next page reads them again.
+    rows.retain(|r| r.index < end);
+    let mut stored = vec![None; (h1 - h0) as usize];
+    for (sidx, h) in hashes? {
+        stored[(sidx - h0) as usize] = Some(h);
+    }
+    Ok(Some(Page {
+        start,
+        end,
+        checks: Checks::start(rows),
+        h0,
+        stored,
+    }))
+}
+
+/// An entry's leaf hash and, if its bytes are not a valid canonical entry, why.
+struct CheckedEntry {
+    index: u64,
+    leaf: Hash,
+    undecodable: Option<String>,
+}
+
+fn check_entry(row: &LedgerEntryRecord) -> CheckedEntry {
+    CheckedEntry {
+        index: row.index,
+        leaf: leaf_hash(&row.bytes),
+        undecodable: Entry::check_canonical(&row.bytes)
+            .err()
+            .map(|e| e.to_string()),
+    }
+}
+
+/// Entries being decoded and hashed on the blocking pool, split into one part per core.
+struct Checks(Vec<tokio::task::JoinHandle<Vec<CheckedEntry>>>);
+
+impl Checks {
+    fn start(mut rows: Vec<LedgerEntryRecord>) -> Checks {
+        let parts = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4));
+        let per_part = rows.len().div_ceil(parts).max(1);
+        let mut tasks = Vec::with_capacity(parts);
+        while !rows.is_empty() {
+            let rest = rows.split_off(per_part.min(rows.len()));
+            let part = std::mem::replace(&mut rows, rest);
+            tasks.push(tokio::task::spawn_blocking(move || {
+                part.iter().map(check_entry).collect::<Vec<_>>()
+            }));
+        }
+        Checks(tasks)
+    }
+
+    /// The checked entries, in the order of the rows.
+    async fn finish(self) -> Result<Vec<CheckedEntry>, AuditError> {
+        let mut out = Vec::new();
+        for task in self.0 {
+            match task.await {
+                Ok(checked) => out.extend(checked),
+                Err(e) => match e.try_into_panic() {
+                    Ok(panic) => std::panic::resume_unwind(panic),
+                    Err(e) => return Err(AuditError::Store(StoreError::Task(e.to_string()))),
+                },
+            }
+        }
+        Ok(out)
+    }
 }

@@ -1,7 +1,8 @@
 //! The audit crate's one integration test binary: group-commit appends from many tasks and two
 //! "replicas", tamper detection with precise locations, SIGKILL of a writing child process,
 //! and key files. Every test runs on SQLite and, when `AIGOV_TEST_POSTGRES_URL` is set, on
-//! PostgreSQL (`AIGOV_REQUIRE_POSTGRES=1` turns a missing URL into a failure).
+//! PostgreSQL (`AIGOV_REQUIRE_POSTGRES=1` turns a missing URL into a failure). `export.rs`:
+//! tiles, entry bundles, `tlog-proof`s, export directories and their verification.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead as _, BufReader, Write as _};
@@ -19,6 +20,9 @@ use ledger::{
 use store::{LedgerStore, Store, StoreConfig};
 use tempfile::TempDir;
 use tokio_postgres::NoTls;
+
+#[path = "audit/export.rs"]
+mod export;
 
 const PG_URL_ENV: &str = "AIGOV_TEST_POSTGRES_URL";
 const PG_REQUIRE_ENV: &str = "AIGOV_REQUIRE_POSTGRES";

@@ -48,6 +48,10 @@ pub const FILES: &[(&str, &str)] = &[
         "scanning/allowlists.yaml",
         include_str!("../../../examples/governance/scanning/allowlists.yaml"),
     ),
+    (
+        "retention.yaml",
+        include_str!("../../../examples/governance/retention.yaml"),
+    ),
 ];
 
 /// Writes the example bundle into `dir` (created if missing); existing files are kept.

@@ -8,11 +8,13 @@
 //! - `policy/**/*.cedarschema` — optional extensions of aigov's Cedar schema;
 //! - `policy/tests/**/*.yaml` — policy test cases;
 //! - `scanning/rules.toml` — optional gitleaks-format secret rules (and files it extends);
-//! - `scanning/*.yaml` — optional allowlists scoped to paths and repositories.
+//! - `scanning/*.yaml` — optional allowlists scoped to paths and repositories;
+//! - `retention.yaml` — optional data-retention policy for prompt and response content.
 
 mod cases;
 pub mod example;
 mod inventory;
+pub mod retention;
 pub mod scanning;
 mod yaml;
 
@@ -42,6 +44,9 @@ pub struct Bundle {
     pub digest: String,
     /// The content scanner with the bundle's rules and allowlists.
     pub scanner: std::sync::Arc<scanner::Scanner>,
+    /// What is kept of prompt and response content (digests only unless `retention.yaml`
+    /// says otherwise).
+    pub retention: model::Retention,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +93,7 @@ enum Kind {
     Schema,
     Test,
     Scanning,
+    Retention,
 }
 
 fn kind_of(rel: &str) -> Option<Kind> {
@@ -102,6 +108,8 @@ fn kind_of(rel: &str) -> Option<Kind> {
         Some(Kind::Schema)
     } else if rel.starts_with("scanning/") && (yaml || rel.ends_with(".toml")) {
         Some(Kind::Scanning)
+    } else if rel == retention::RETENTION_FILE {
+        Some(Kind::Retention)
     } else {
         None
     }
@@ -192,6 +200,7 @@ pub fn load(root: &Path) -> Result<Bundle, LoadError> {
     let mut policies = Vec::new();
     let mut schemas = Vec::new();
     let mut tests = Vec::new();
+    let mut retention = Some(model::Retention::default());
     for f in &files {
         let yaml = yaml::YamlFile {
             path: &f.rel,
@@ -208,6 +217,7 @@ pub fn load(root: &Path) -> Result<Bundle, LoadError> {
                 path: f.rel.clone(),
                 text: f.text.clone(),
             }),
+            Some(Kind::Retention) => retention = retention::read(&yaml, &mut diags),
             Some(Kind::Scanning) | None => {}
         }
     }
@@ -252,18 +262,23 @@ pub fn load(root: &Path) -> Result<Bundle, LoadError> {
         }
     }
     diags.sort_by(|a, b| a.location.cmp(&b.location));
-    match (engine, scan_rules) {
-        (Some(engine), Some(scan_rules)) if !diags.iter().any(Diagnostic::is_error) => Ok(Bundle {
-            root: root.to_owned(),
-            inventory,
-            engine,
-            tests,
-            warnings: diags,
-            digest,
-            scanner: std::sync::Arc::new(
-                scanner::Scanner::new(&scan_rules).expect("checked by scanning::build"),
-            ),
-        }),
+    match (engine, scan_rules, retention) {
+        (Some(engine), Some(scan_rules), Some(retention))
+            if !diags.iter().any(Diagnostic::is_error) =>
+        {
+            Ok(Bundle {
+                root: root.to_owned(),
+                inventory,
+                engine,
+                tests,
+                warnings: diags,
+                digest,
+                scanner: std::sync::Arc::new(
+                    scanner::Scanner::new(&scan_rules).expect("checked by scanning::build"),
+                ),
+                retention,
+            })
+        }
         _ => Err(LoadError::Invalid(diags)),
     }
 }

@@ -406,3 +406,56 @@ fn scanning_files_are_validated_with_positions() {
     let ids: Vec<&str> = found.iter().map(|f| &*f.rule_id).collect();
     assert_eq!(ids, ["acme-token", "aws-access-key-id"]);
 }
+
+#[test]
+fn retention_policy_defaults_to_digests_and_is_validated() {
+    use model::{ContentRetention, DataClassification};
+    let dir = patched(&[("retention.yaml", "")]);
+    let b = bundle::load(dir.path()).unwrap();
+    assert_eq!(
+        b.retention.content_for(Some(DataClassification::Public)),
+        ContentRetention::Digest,
+        "without retention.yaml only digests are kept"
+    );
+
+    // The example keeps public code in full and everything else as digests.
+    let b = bundle::load(&example_dir()).unwrap();
+    let kept: Vec<(Option<DataClassification>, ContentRetention)> = [
+        None,
+        Some(DataClassification::Public),
+        Some(DataClassification::Restricted),
+    ]
+    .into_iter()
+    .map(|c| (c, b.retention.content_for(c)))
+    .collect();
+    assert_eq!(
+        kept,
+        [
+            (None, ContentRetention::Digest),
+            (Some(DataClassification::Public), ContentRetention::Full),
+            (
+                Some(DataClassification::Restricted),
+                ContentRetention::Digest
+            ),
+        ]
+    );
+
+    check(
+        &[(
+            "retention.yaml",
+            "content: everything\nclassifications:\n  secret: full\n  internal: some\n",
+        )],
+        expect![[r#"
+            retention.yaml:1:10: error[invalid-value]: invalid `content`: `everything` is not one of `digest` (keep only a SHA-256 of the content), `full` (keep the content)
+            retention.yaml:3:3: error[invalid-value]: invalid `classifications`: `secret` is not one of `public`, `internal`, `confidential`, `restricted`
+            retention.yaml:4:13: error[invalid-value]: invalid `classifications`: `some` is not one of `digest` (keep only a SHA-256 of the content), `full` (keep the content)
+        "#]],
+    );
+    check(
+        &[("retention.yaml", "contents: full\n")],
+        expect![[r#"
+            retention.yaml:1:1: error[invalid-field]: invalid retention policy at `contents`: Unknown field `contents`, expected `content` or `classifications`
+              hint: `retention.yaml` takes `content: digest|full` and `classifications: {<classification>: digest|full}`
+        "#]],
+    );
+}

@@ -22,6 +22,11 @@ pub const DEFAULT_DATA_DIR: &str = "aigov-data";
 pub const DEFAULT_RELOAD_INTERVAL_MS: u64 = 1000;
 /// SQLite file name inside the data directory when `database.url = "sqlite"`.
 pub const DEFAULT_SQLITE_FILE: &str = "aigov.db";
+/// Audit log origin when none is configured.
+pub const DEFAULT_AUDIT_ORIGIN: &str = "aigov.local/audit";
+/// Signer key file inside the data directory when `audit.signing_key` is not set.
+pub const DEFAULT_AUDIT_KEY_FILE: &str = "audit-signing.key";
+pub const DEFAULT_CHECKPOINT_INTERVAL_MS: u64 = 1000;
 
 /// Environment variables that override the file.
 pub mod env {
@@ -43,6 +48,37 @@ pub struct Config {
     pub bundle: BundleConfig,
     pub database: Database,
     pub log: LogConfig,
+    pub audit: AuditConfig,
+}
+
+/// The audit ledger: its identity, signer key and durability.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditConfig {
+    /// Checkpoint origin, the log's identity, e.g. `aigov.example.com/prod`. Never change it
+    /// once the log has entries: verifiers pin it.
+    pub origin: String,
+    /// Name of a newly generated signer key: the origin up to its first `/`.
+    pub key_name: String,
+    /// Where the Ed25519 signer key is (never the key itself).
+    /// `File` is created with a fresh key on first start if it does not exist.
+    pub signing_key: SecretRef,
+    /// How often a checkpoint is signed when the log grew.
+    pub checkpoint_interval: Duration,
+    pub durability: Durability,
+    /// This replica's name, recorded as each entry's origin.
+    pub replica: String,
+}
+
+/// What an acknowledged audit entry survives (SQLite; PostgreSQL follows its own
+/// `synchronous_commit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Durability {
+    /// fsync on every group commit: survives power loss and OS crashes (default).
+    PowerLoss,
+    /// Committed to the write-ahead log without fsync: survives a crash or SIGKILL of aigov,
+    /// not of the machine.
+    ProcessCrash,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -196,6 +232,17 @@ struct RawConfig {
     bundle: RawBundle,
     database: RawDatabase,
     log: RawLog,
+    audit: RawAudit,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawAudit {
+    origin: Option<Spanned<String>>,
+    signing_key: Option<Spanned<String>>,
+    checkpoint_interval_ms: Option<Spanned<u64>>,
+    durability: Option<Durability>,
+    replica: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -327,7 +374,15 @@ pub fn from_sources(
     let password = from_file(&raw.database.password);
     let password_ref = password
         .as_ref()
-        .map(|(value, origin)| parse_secret_ref(value, origin))
+        .map(|(value, origin)| {
+            parse_secret_ref(
+                value,
+                "database.password",
+                origin,
+                "password",
+                PASSWORD_REF_HELP,
+            )
+        })
         .transpose()?;
     let database = match url {
         None => Database::Sqlite {
@@ -356,6 +411,67 @@ pub fn from_sources(
         format: raw.log.format.unwrap_or(LogFormat::Text),
     };
 
+    // audit
+    let at = |span: std::ops::Range<usize>| {
+        let (path, text) = file_path.expect("spanned values only come from a file");
+        file_origin(path, text, span.start)
+    };
+    let origin = match &raw.audit.origin {
+        Some(o) => {
+            let value = o.get_ref().trim();
+            check_origin(value).map_err(|message| ConfigError::Invalid {
+                setting: "audit.origin",
+                origin: at(o.span()),
+                message,
+            })?;
+            value.to_owned()
+        }
+        None => DEFAULT_AUDIT_ORIGIN.to_owned(),
+    };
+    let signing_key = match &raw.audit.signing_key {
+        Some(k) => parse_secret_ref(
+            k.get_ref().trim(),
+            "audit.signing_key",
+            &at(k.span()),
+            "signing key",
+            KEY_REF_HELP,
+        )?,
+        None => SecretRef::File(data_dir.join(DEFAULT_AUDIT_KEY_FILE)),
+    };
+    let checkpoint_interval_ms = match &raw.audit.checkpoint_interval_ms {
+        Some(ms) if *ms.get_ref() == 0 => {
+            return Err(ConfigError::Invalid {
+                setting: "audit.checkpoint_interval_ms",
+                origin: at(ms.span()),
+                message: "must be at least 1".to_owned(),
+            });
+        }
+        Some(ms) => *ms.get_ref(),
+        None => DEFAULT_CHECKPOINT_INTERVAL_MS,
+    };
+    let replica = match &raw.audit.replica {
+        Some(r) => {
+            let value = r.get_ref().trim();
+            if value.is_empty() || value.len() > 128 || value.chars().any(char::is_control) {
+                return Err(ConfigError::Invalid {
+                    setting: "audit.replica",
+                    origin: at(r.span()),
+                    message: "expected a printable name of 1 to 128 bytes".to_owned(),
+                });
+            }
+            value.to_owned()
+        }
+        None => default_replica(),
+    };
+    let audit = AuditConfig {
+        key_name: origin.split('/').next().unwrap_or(&origin).to_owned(),
+        origin,
+        signing_key,
+        checkpoint_interval: Duration::from_millis(checkpoint_interval_ms),
+        durability: raw.audit.durability.unwrap_or(Durability::PowerLoss),
+        replica,
+    };
+
     Ok(Config {
         file: file.map(|(path, _)| path.to_owned()),
         listen,
@@ -367,7 +483,37 @@ pub fn from_sources(
         },
         database,
         log,
+        audit,
     })
+}
+
+/// The host name, or `aigov` when it cannot be read.
+fn default_replica() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty() && h.len() <= 128 && !h.chars().any(char::is_control))
+        .unwrap_or_else(|| "aigov".to_owned())
+}
+
+/// A checkpoint origin: printable ASCII without spaces, like `aigov.example.com/prod`.
+fn check_origin(origin: &str) -> Result<(), String> {
+    if origin.is_empty() {
+        return Err("must not be empty; use a name such as `aigov.example.com/prod`".to_owned());
+    }
+    if let Some(c) = origin.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(format!(
+            "`{}` contains {c:?}; use printable ASCII without spaces, such as `aigov.example.com/prod`",
+            origin.escape_debug()
+        ));
+    }
+    if origin.contains('+') {
+        return Err(format!(
+            "`{origin}` contains `+`, which signed-note key names cannot hold; use e.g. `aigov.example.com/prod`"
+        ));
+    }
+    Ok(())
 }
 
 /// 1-based line and column of a byte offset in the file text.
@@ -382,39 +528,61 @@ fn file_origin(path: &Path, text: &str, offset: usize) -> Origin {
     }
 }
 
-const SECRET_REF_HELP: &str = "use a reference instead: `env:NAME` reads the environment variable NAME, \
+const PASSWORD_REF_HELP: &str = "use a reference instead: `env:NAME` reads the environment variable NAME, \
      `file:PATH` reads the file at PATH (surrounding whitespace is trimmed); \
      for example `password = \"env:AIGOV_DB_PASSWORD\"`";
 
-enum SecretRef {
+const KEY_REF_HELP: &str = "use `file:PATH` (a key file, created on first start if missing) or \
+     `env:NAME` (a variable holding the key text from such a file)";
+
+/// A reference to a secret: an environment variable holding it, or a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
     Env(String),
     File(PathBuf),
 }
 
-/// Checks the reference syntax. Never puts `value` into an error: it may be the password itself.
-fn parse_secret_ref(value: &str, origin: &Origin) -> Result<SecretRef, ConfigError> {
+/// Prints the reference (`env:NAME` or `file:PATH`), never a secret.
+impl fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretRef::Env(name) => write!(f, "env:{name}"),
+            SecretRef::File(path) => write!(f, "file:{}", path.display()),
+        }
+    }
+}
+
+/// Checks the reference syntax of the `setting` holding a `what`. Never puts `value` into an
+/// error: it may be the secret itself.
+fn parse_secret_ref(
+    value: &str,
+    setting: &'static str,
+    origin: &Origin,
+    what: &str,
+    help: &str,
+) -> Result<SecretRef, ConfigError> {
     let invalid = |message: String| ConfigError::Invalid {
-        setting: "database.password",
+        setting,
         origin: origin.clone(),
         message,
     };
     if let Some(name) = value.strip_prefix("env:") {
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(invalid(format!(
-                "`env:` must be followed by an environment variable name (letters, digits, `_`); {SECRET_REF_HELP}"
+                "`env:` must be followed by an environment variable name (letters, digits, `_`); {help}"
             )));
         }
         Ok(SecretRef::Env(name.to_owned()))
     } else if let Some(path) = value.strip_prefix("file:") {
         if path.is_empty() {
             return Err(invalid(format!(
-                "`file:` must be followed by a path; {SECRET_REF_HELP}"
+                "`file:` must be followed by a path; {help}"
             )));
         }
         Ok(SecretRef::File(PathBuf::from(path)))
     } else {
         Err(invalid(format!(
-            "the password must not be written into the config file; {SECRET_REF_HELP}"
+            "the {what} must not be written into the config file; {help}"
         )))
     }
 }

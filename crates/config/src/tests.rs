@@ -66,6 +66,17 @@ fn render(c: &Config) -> String {
         writeln!(out, "database.password resolved to: {}", p.expose()).unwrap();
     }
     writeln!(out, "log: {} {:?}", c.log.level, c.log.format).unwrap();
+    let a = &c.audit;
+    writeln!(
+        out,
+        "audit: origin {} (key name {}), key {}, checkpoints every {:?}, {:?}",
+        a.origin, a.key_name, a.signing_key, a.checkpoint_interval, a.durability
+    )
+    .unwrap();
+    // The default replica is the host name: shown only when configured.
+    if a.replica != default_replica() {
+        writeln!(out, "audit.replica: {}", a.replica).unwrap();
+    }
     out
 }
 
@@ -82,6 +93,7 @@ fn defaults() {
             bundle.reload_interval: 1s
             database: sqlite aigov-data/aigov.db
             log: info Text
+            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss
         "#]],
     );
 }
@@ -99,6 +111,7 @@ fn empty_file_is_defaults() {
             bundle.reload_interval: 1s
             database: sqlite aigov-data/aigov.db
             log: info Text
+            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss
         "#]],
     );
 }
@@ -129,6 +142,7 @@ format = "json"
             database: postgres postgres://aigov@db.internal:5432/aigov (password set)
             database.password resolved to: s3cret
             log: aigov=debug,info Json
+            audit: origin aigov.local/audit (key name aigov.local), key file:/var/lib/aigov/audit-signing.key, checkpoints every 1s, PowerLoss
         "#]],
     );
 }
@@ -146,6 +160,7 @@ fn data_dir_moves_default_bundle_and_database() {
             bundle.reload_interval: 1s
             database: sqlite /srv/one/aigov.db
             log: info Text
+            audit: origin aigov.local/audit (key name aigov.local), key file:/srv/one/audit-signing.key, checkpoints every 1s, PowerLoss
         "#]],
     );
 }
@@ -163,6 +178,7 @@ fn sqlite_with_path() {
             bundle.reload_interval: 1s
             database: sqlite /tmp/x.db
             log: info Text
+            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss
         "#]],
     );
 }
@@ -195,6 +211,7 @@ level = "warn"
             bundle.reload_interval: 1s
             database: sqlite env.db
             log: debug Text
+            audit: origin aigov.local/audit (key name aigov.local), key file:env-dir/audit-signing.key, checkpoints every 1s, PowerLoss
         "#]],
     );
 }
@@ -217,6 +234,7 @@ fn flags_override_env_and_file() {
             bundle.reload_interval: 1s
             database: sqlite flag-dir/aigov.db
             log: info Text
+            audit: origin aigov.local/audit (key name aigov.local), key file:flag-dir/audit-signing.key, checkpoints every 1s, PowerLoss
         "#]],
     );
 }
@@ -234,6 +252,7 @@ fn empty_env_var_is_ignored() {
             bundle.reload_interval: 1s
             database: sqlite aigov-data/aigov.db
             log: info Text
+            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss
         "#]],
     );
 }
@@ -248,7 +267,7 @@ fn unknown_top_level_key() {
               |
             2 | listen_port = 9
               | ^^^^^^^^^^^
-            unknown field `listen_port`, expected one of `listen`, `data_dir`, `bundle`, `database`, `log`
+            unknown field `listen_port`, expected one of `listen`, `data_dir`, `bundle`, `database`, `log`, `audit`
         "#]],
     );
 }
@@ -443,5 +462,106 @@ fn config_path_precedence() {
     assert_eq!(
         config_path(&Flags::default(), |_| None),
         (DEFAULT_CONFIG_FILE.into(), false)
+    );
+}
+
+#[test]
+fn audit_settings() {
+    check(
+        r#"
+[audit]
+origin = "aigov.example.com/prod"
+signing_key = "env:AIGOV_AUDIT_KEY"
+checkpoint_interval_ms = 250
+durability = "process-crash"
+replica = "eu-1"
+"#,
+        &[],
+        expect![[r#"
+            file: aigov.toml
+            listen: 127.0.0.1:8080
+            data_dir: aigov-data
+            bundle.path: aigov-data/bundle (default: true)
+            bundle.reload_interval: 1s
+            database: sqlite aigov-data/aigov.db
+            log: info Text
+            audit: origin aigov.example.com/prod (key name aigov.example.com), key env:AIGOV_AUDIT_KEY, checkpoints every 250ms, ProcessCrash
+            audit.replica: eu-1
+        "#]],
+    );
+    check(
+        "[audit]\nsigning_key = \"file:/etc/aigov/audit.key\"\n",
+        &[],
+        expect![[r#"
+            file: aigov.toml
+            listen: 127.0.0.1:8080
+            data_dir: aigov-data
+            bundle.path: aigov-data/bundle (default: true)
+            bundle.reload_interval: 1s
+            database: sqlite aigov-data/aigov.db
+            log: info Text
+            audit: origin aigov.local/audit (key name aigov.local), key file:/etc/aigov/audit.key, checkpoints every 1s, PowerLoss
+        "#]],
+    );
+}
+
+#[test]
+fn audit_errors() {
+    check(
+        "[audit]\nsigning_key = \"3ZVU0x/F5Lq8Xr...\"\n",
+        &[],
+        expect![[r#"
+            error: invalid `audit.signing_key` in `aigov.toml` at line 2, column 15: the signing key must not be written into the config file; use `file:PATH` (a key file, created on first start if missing) or `env:NAME` (a variable holding the key text from such a file)
+        "#]],
+    );
+    check(
+        "[audit]\nsigning_key = \"env:\"\n",
+        &[],
+        expect![[r#"
+        error: invalid `audit.signing_key` in `aigov.toml` at line 2, column 15: `env:` must be followed by an environment variable name (letters, digits, `_`); use `file:PATH` (a key file, created on first start if missing) or `env:NAME` (a variable holding the key text from such a file)
+    "#]],
+    );
+    check(
+        "[audit]\norigin = \"my log\"\n",
+        &[],
+        expect![[r#"
+        error: invalid `audit.origin` in `aigov.toml` at line 2, column 10: `my log` contains ' '; use printable ASCII without spaces, such as `aigov.example.com/prod`
+    "#]],
+    );
+    check(
+        "[audit]\norigin = \"a+b\"\n",
+        &[],
+        expect![[r#"
+        error: invalid `audit.origin` in `aigov.toml` at line 2, column 10: `a+b` contains `+`, which signed-note key names cannot hold; use e.g. `aigov.example.com/prod`
+    "#]],
+    );
+    check(
+        "[audit]\ncheckpoint_interval_ms = 0\n",
+        &[],
+        expect![[r#"
+        error: invalid `audit.checkpoint_interval_ms` in `aigov.toml` at line 2, column 26: must be at least 1
+    "#]],
+    );
+    check(
+        "[audit]\ndurability = \"fast\"\n",
+        &[],
+        expect![[r#"
+        error: invalid config file `aigov.toml`: TOML parse error at line 2, column 14
+          |
+        2 | durability = "fast"
+          |              ^^^^^^
+        unknown variant `fast`, expected `power-loss` or `process-crash`
+    "#]],
+    );
+    check(
+        "[audit]\nkey = \"file:x\"\n",
+        &[],
+        expect![[r#"
+        error: invalid config file `aigov.toml`: TOML parse error at line 2, column 1
+          |
+        2 | key = "file:x"
+          | ^^^
+        unknown field `key`, expected one of `origin`, `signing_key`, `checkpoint_interval_ms`, `durability`, `replica`
+    "#]],
     );
 }

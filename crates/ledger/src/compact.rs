@@ -245,7 +245,14 @@ impl LogVerifier {
 
     /// Appends the next leaf hash.
     pub fn push_leaf_hash(&mut self, leaf: Hash) {
-        self.edge.append(leaf);
+        self.push_leaf_hash_with(leaf, |_| {});
+    }
+
+    /// Appends the next leaf hash, reporting each stored hash it creates to `stored` (as
+    /// [`CompactRange::append_with`] does), so a caller comparing a store's hashes needs no
+    /// second tree.
+    pub fn push_leaf_hash_with(&mut self, leaf: Hash, stored: impl FnMut(StoredHash)) {
+        self.edge.append_with(leaf, stored);
         if self
             .pending
             .last()

@@ -26,6 +26,8 @@ use time::{OffsetDateTime, UtcOffset};
 
 use crate::hash::{Hash, leaf_hash};
 
+mod fast_check;
+
 /// The entry version this build writes.
 pub const ENTRY_VERSION: u32 = 1;
 /// Largest encoded entry accepted, in bytes.
@@ -240,10 +242,32 @@ impl Timestamp {
         let invalid = || EntryError::InvalidTime(s.to_owned());
         let t = OffsetDateTime::parse(s, &Rfc3339).map_err(|_| invalid())?;
         let ts = Timestamp::new(t).map_err(|_| invalid())?;
-        if ts.to_string() != s {
+        if ts.canonical()[..] != *s.as_bytes() {
             return Err(invalid());
         }
         Ok(ts)
+    }
+
+    /// The canonical text, `YYYY-MM-DDTHH:MM:SS.ffffffZ`, written without `fmt` (entry
+    /// decoding re-encodes every time it reads).
+    fn canonical(&self) -> [u8; 27] {
+        fn digits(out: &mut [u8], mut v: u32) {
+            for d in out.iter_mut().rev() {
+                *d = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        }
+        let t = self.0;
+        let mut b = *b"0000-00-00T00:00:00.000000Z";
+        // `new` keeps the year within 0..=9999.
+        digits(&mut b[0..4], u32::try_from(t.year()).unwrap_or(0));
+        digits(&mut b[5..7], u32::from(u8::from(t.month())));
+        digits(&mut b[8..10], u32::from(t.day()));
+        digits(&mut b[11..13], u32::from(t.hour()));
+        digits(&mut b[14..16], u32::from(t.minute()));
+        digits(&mut b[17..19], u32::from(t.second()));
+        digits(&mut b[20..26], t.microsecond());
+        b
     }
 
     /// The instant.
@@ -259,18 +283,8 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let t = self.0;
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.microsecond()
-        )
+        let text = self.canonical();
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -323,6 +337,13 @@ fn is_field_name(name: &str) -> bool {
 
 fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
+    // Fast path: nothing to escape (the bytes below never occur inside a multi-byte
+    // UTF-8 sequence).
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     let mut start = 0;
     for (i, c) in s.char_indices() {
         let escape = match c {
@@ -346,6 +367,46 @@ fn write_json_str(out: &mut String, s: &str) {
     }
     out.push_str(&s[start..]);
     out.push('"');
+}
+
+/// Dotted decimal, as `Ipv4Addr`'s `Display` writes it, without `fmt` (entry decoding
+/// re-encodes every time it reads).
+struct Ipv4Text {
+    buf: [u8; 15],
+    len: usize,
+}
+
+impl Ipv4Text {
+    fn as_str(&self) -> &str {
+        // Only ASCII digits and dots are written.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+fn ipv4_text(ip: &std::net::Ipv4Addr) -> Ipv4Text {
+    let mut t = Ipv4Text {
+        buf: [0; 15],
+        len: 0,
+    };
+    for (i, octet) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            t.buf[t.len] = b'.';
+            t.len += 1;
+        }
+        let digits = [octet / 100, octet / 10 % 10, octet % 10];
+        let skip = if octet >= 100 {
+            0
+        } else if octet >= 10 {
+            1
+        } else {
+            2
+        };
+        for d in &digits[skip..] {
+            t.buf[t.len] = b'0' + d;
+            t.len += 1;
+        }
+    }
+    t
 }
 
 fn write_key(out: &mut String, key: &str) {
@@ -466,7 +527,19 @@ impl Entry {
     /// The canonical encoding (see the module docs); the leaf data of the tree.
     pub fn to_canonical_bytes(&self) -> Result<Vec<u8>, EntryError> {
         self.validate()?;
-        let mut out = String::with_capacity(384);
+        // Room for the fixed keys and values plus the variable parts, so the buffer is
+        // allocated once.
+        let mut out = String::with_capacity(
+            256 + self.actor.len()
+                + self.subject.len()
+                + self.origin.host.as_ref().map_or(0, String::len)
+                + self.origin.replica.as_ref().map_or(0, String::len)
+                + self
+                    .fields
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len() + 6)
+                    .sum::<usize>(),
+        );
         out.push('{');
         write_key(&mut out, "actor");
         write_json_str(&mut out, &self.actor);
@@ -509,7 +582,10 @@ impl Entry {
                 part(&mut out, "host", host);
             }
             if let Some(ip) = &self.origin.ip {
-                part(&mut out, "ip", &ip.to_string());
+                match ip {
+                    IpAddr::V4(v4) => part(&mut out, "ip", ipv4_text(v4).as_str()),
+                    IpAddr::V6(_) => part(&mut out, "ip", &ip.to_string()),
+                }
             }
             if let Some(replica) = &self.origin.replica {
                 part(&mut out, "replica", replica);
@@ -522,14 +598,20 @@ impl Entry {
         if let Some(digest) = &self.payload_sha256 {
             out.push(',');
             write_key(&mut out, "payload_sha256");
-            write_json_str(&mut out, &digest.to_hex());
+            out.push('"');
+            digest.push_hex(&mut out);
+            out.push('"');
         }
         out.push(',');
         write_key(&mut out, "subject");
         write_json_str(&mut out, &self.subject);
         out.push(',');
         write_key(&mut out, "time");
-        let _ = write!(out, "\"{}\"", self.time);
+        out.push('"');
+        out.push_str(
+            std::str::from_utf8(&self.time.canonical()).map_err(|_| EntryError::TimeOutOfRange)?,
+        );
+        out.push('"');
         out.push(',');
         write_key(&mut out, "version");
         let _ = write!(out, "{}", self.version);
@@ -599,8 +681,63 @@ impl Entry {
         Ok(entry)
     }
 
+    /// Checks that `bytes` are a canonical entry: `Ok` exactly when
+    /// [`from_canonical_bytes`](Entry::from_canonical_bytes) would decode them. Typical
+    /// entries are checked in one pass without allocating; anything unusual (escaped text,
+    /// IPv6 origins, errors) goes through the full decoder, which names the problem.
+    pub fn check_canonical(bytes: &[u8]) -> Result<(), EntryError> {
+        if fast_check::is_canonical(bytes) {
+            return Ok(());
+        }
+        Entry::from_canonical_bytes(bytes).map(|_| ())
+    }
+
     /// RFC 6962 leaf hash of the canonical bytes.
     pub fn leaf_hash(&self) -> Result<Hash, EntryError> {
         Ok(leaf_hash(&self.to_canonical_bytes()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    #[test]
+    fn ipv4_text_matches_display() {
+        for a in 0..=255u8 {
+            for ip in [
+                Ipv4Addr::new(a, 0, 9, 255),
+                Ipv4Addr::new(255, a, 10, 1),
+                Ipv4Addr::new(1, 99, a, 100),
+                Ipv4Addr::new(0, 0, 0, a),
+            ] {
+                assert_eq!(ipv4_text(&ip).as_str(), ip.to_string());
+            }
+        }
+    }
+
+    #[test]
+    fn timestamp_text_matches_fmt() {
+        for micros in [
+            -62_167_219_200_000_000, // 0000-01-01
+            0,
+            1_741_961_366_535_897,
+            253_402_300_799_999_999, // 9999-12-31T23:59:59.999999
+        ] {
+            let t = Timestamp::from_unix_micros(micros).unwrap().to_datetime();
+            let want = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                t.microsecond()
+            );
+            assert_eq!(Timestamp::new(t).unwrap().to_string(), want);
+        }
     }
 }

@@ -21,6 +21,17 @@ pub enum HashError {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// The value of each lowercase hex digit; `0xff` for every other byte.
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [0xff; 256];
+    let mut i = 0;
+    while i < 16 {
+        t[HEX[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
 impl Hash {
     /// Length of a hash in bytes.
     pub const LEN: usize = 32;
@@ -38,30 +49,37 @@ impl Hash {
     /// Lowercase hex, 64 characters.
     pub fn to_hex(&self) -> String {
         let mut s = String::with_capacity(64);
-        for b in self.0 {
-            s.push(HEX[usize::from(b >> 4)] as char);
-            s.push(HEX[usize::from(b & 15)] as char);
-        }
+        self.push_hex(&mut s);
         s
+    }
+
+    /// Appends the lowercase hex to `out`.
+    pub(crate) fn push_hex(&self, out: &mut String) {
+        for b in self.0 {
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
+        }
     }
 
     /// Parses exactly 64 lowercase hex digits.
     pub fn from_hex(s: &str) -> Result<Hash, HashError> {
-        fn nibble(c: u8) -> Option<u8> {
-            match c {
-                b'0'..=b'9' => Some(c - b'0'),
-                b'a'..=b'f' => Some(c - b'a' + 10),
-                _ => None,
-            }
-        }
-        let err = || HashError::Hex(s.to_owned());
         let bytes = s.as_bytes();
         if bytes.len() != 64 {
-            return Err(err());
+            return Err(HashError::Hex(s.to_owned()));
         }
         let mut out = [0u8; 32];
+        // Without a branch per digit: invalid digits map to 0xff and are caught at the end.
+        let mut invalid = 0u8;
         for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-            *o = (nibble(pair[0]).ok_or_else(err)? << 4) | nibble(pair[1]).ok_or_else(err)?;
+            let (hi, lo) = (
+                HEX_VALUE[usize::from(pair[0])],
+                HEX_VALUE[usize::from(pair[1])],
+            );
+            invalid |= hi | lo;
+            *o = (hi << 4) | (lo & 15);
+        }
+        if invalid > 15 {
+            return Err(HashError::Hex(s.to_owned()));
         }
         Ok(Hash(out))
     }

@@ -11,6 +11,7 @@
 //! - [`mem`]: [`MemTree`], an in-memory log.
 //! - [`note`], [`checkpoint`]: signed notes, Ed25519 keys, checkpoints.
 //! - [`entry`]: the canonical ledger [`Entry`].
+//! - [`proof_file`]: C2SP `tlog-proof@v1` text proofs of inclusion.
 
 pub mod checkpoint;
 pub mod compact;
@@ -18,6 +19,7 @@ pub mod entry;
 pub mod hash;
 pub mod mem;
 pub mod note;
+pub mod proof_file;
 pub mod tree;
 pub mod verify;
 
@@ -32,6 +34,7 @@ pub use entry::{
 pub use hash::{Hash, HashError, empty_root, leaf_hash, node_hash, sha256};
 pub use mem::{MemTree, MissingHash};
 pub use note::{KeyError, Note, NoteError, NoteSignature, SignerKey, VerifiedNote, VerifierKey};
+pub use proof_file::{ProofFileError, ProvenEntry, TlogProof, verify_tlog_proof};
 pub use tree::{
     HashReader, NodeId, ProofError, ProofPlan, TILE_HEIGHT, TILE_WIDTH, TileId, consistency_proof,
     inclusion_proof, stored_hash_count, tree_hash,

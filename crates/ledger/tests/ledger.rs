@@ -1,5 +1,5 @@
 //! The ledger's one integration test binary: Merkle tree vectors and exhaustive proof checks,
-//! signed notes and checkpoints, canonical entries.
+//! signed notes and checkpoints, canonical entries, `tlog-proof` files.
 
 #[path = "ledger/checkpoint.rs"]
 mod checkpoint;
@@ -11,3 +11,5 @@ mod entry;
 mod merkle;
 #[path = "ledger/note.rs"]
 mod note;
+#[path = "ledger/proof_file.rs"]
+mod proof_file;

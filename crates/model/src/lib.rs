@@ -6,6 +6,7 @@
 mod decision;
 mod diagnostic;
 mod inventory;
+mod retention;
 
 pub use decision::{
     Action, BudgetState, ChangeFacts, Decision, DecisionRequest, DeployContext, DeterminingPolicy,
@@ -16,3 +17,4 @@ pub use inventory::{
     AiTool, Application, DataClassification, Hosting, Inventory, Model, Owner, Person,
     RolloutStage, Team, ToolStatus, Vendor,
 };
+pub use retention::{ContentRetention, Retention};

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 
-use crate::auth::ApiAdmin;
+use crate::auth::{ApiAdmin, ClientOrigin};
 use crate::{AppError, AppState};
 
 /// Liveness: the process answers. Open.
@@ -133,10 +133,11 @@ pub(crate) async fn bundle(_: ApiAdmin, State(state): State<Arc<AppState>>) -> R
 /// so that a 400 carries serde's own message (which field, what was expected).
 pub(crate) async fn decide(
     admin: ApiAdmin,
+    ClientOrigin(origin): ClientOrigin,
     State(state): State<Arc<AppState>>,
     body: Bytes,
 ) -> Result<Json<Decision>, AppError> {
     let request = crate::parse_decision_request(&body)
         .map_err(|e| AppError::BadRequest(format!("invalid decision request: {e}")))?;
-    Ok(Json(state.decide(&admin.name, &request).await?))
+    Ok(Json(state.decide(&admin.name, origin, &request).await?))
 }

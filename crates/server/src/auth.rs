@@ -118,3 +118,26 @@ pub(crate) fn session_cookie(token: &str) -> String {
 pub(crate) fn clear_cookie() -> String {
     format!("{COOKIE_NAME}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0")
 }
+
+/// Where a request came from, for audit entries: the peer address when the server runs with
+/// connection info (always under [`crate::serve`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ClientOrigin(pub ledger::Origin);
+
+impl FromRequestParts<Arc<AppState>> for ClientOrigin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        Ok(ClientOrigin(ledger::Origin {
+            ip,
+            ..ledger::Origin::default()
+        }))
+    }
+}

@@ -19,6 +19,13 @@ pub enum AppError {
     /// The details are logged, never sent: they may name hosts or internals.
     #[error("the database is unavailable")]
     Store(#[from] StoreError),
+    /// The event could not be recorded in the audit ledger, so the operation fails closed.
+    /// Details are logged, never sent.
+    #[error("the audit ledger is unavailable; nothing was done")]
+    Audit(#[from] audit::AuditError),
+    /// Something is wrong inside aigov (e.g. inconsistent stored data). Logged, not sent.
+    #[error("internal error; the server log has the details")]
+    Internal(String),
 }
 
 impl AppError {
@@ -28,14 +35,19 @@ impl AppError {
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             AppError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+            AppError::Audit(_) => (StatusCode::SERVICE_UNAVAILABLE, "audit_unavailable"),
+            AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        if let AppError::Store(e) = &self {
-            tracing::error!(error = %e, "store operation failed");
+        match &self {
+            AppError::Store(e) => tracing::error!(error = %e, "store operation failed"),
+            AppError::Audit(e) => tracing::error!(error = %e, "audit ledger append failed"),
+            AppError::Internal(e) => tracing::error!(error = %e, "internal error"),
+            _ => {}
         }
         let (status, code) = self.status_and_code();
         let body =

@@ -1,9 +1,11 @@
-//! aigov's HTTP server: JSON API v1, the server-rendered dashboard, health probes, admin-token
-//! auth and bundle hot reload. The only crate that knows HTTP.
+//! aigov's HTTP server: JSON API v1, the audit log in the C2SP tiles layout, the
+//! server-rendered dashboard, health probes, admin-token auth and bundle hot reload. The only
+//! crate that knows HTTP.
 
 mod api;
 mod auth;
 mod error;
+mod log;
 mod pages;
 mod reload;
 mod request;
@@ -15,14 +17,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use audit::{AuditLog, Record, Recorded};
 use axum::Router;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use bundle::{Bundle, LoadError};
+use ledger::EntryKind;
 use model::{Decision, DecisionRequest};
-use store::{EventStore, NewEvent, Store, StoreError};
+use store::Store;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -66,6 +70,7 @@ pub async fn load_bundle(path: &Path) -> Result<LoadedBundle, LoadError> {
 #[derive(Debug)]
 pub struct AppState {
     store: Store,
+    audit: AuditLog,
     bundle: ArcSwap<LoadedBundle>,
     bundle_path: PathBuf,
     reload_interval: Duration,
@@ -74,12 +79,14 @@ pub struct AppState {
 impl AppState {
     pub fn new(
         store: Store,
+        audit: AuditLog,
         bundle: LoadedBundle,
         bundle_path: PathBuf,
         reload_interval: Duration,
     ) -> Arc<AppState> {
         Arc::new(AppState {
             store,
+            audit,
             bundle: ArcSwap::from_pointee(bundle),
             bundle_path,
             reload_interval,
@@ -88,6 +95,15 @@ impl AppState {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Records an event in the audit ledger (durable when this returns) and its details row.
+    pub async fn record(&self, record: Record) -> Result<Recorded, audit::AuditError> {
+        self.audit.record(record).await
     }
 
     /// The bundle in service right now.
@@ -99,34 +115,42 @@ impl AppState {
         &self.bundle_path
     }
 
-    /// Decides with the bundle in service and records the decision as a `policy.decision` event.
-    /// A decision that cannot be recorded is an error: every decision must be auditable.
+    /// Decides with the bundle in service and records the decision in the audit ledger
+    /// (`policy_decision`, event `policy.decision`). A decision that cannot be recorded is an
+    /// error: every decision must be auditable.
     pub async fn decide(
         &self,
         actor: &str,
+        origin: ledger::Origin,
         request: &DecisionRequest,
-    ) -> Result<Decision, StoreError> {
+    ) -> Result<Decision, audit::AuditError> {
         let loaded = self.bundle();
         let decision = loaded.bundle.engine.decide(request);
-        let outcome = if decision.is_allowed() {
-            "allow"
+        let verdict = if decision.is_allowed() {
+            ledger::Decision::Allow
         } else {
-            "deny"
+            ledger::Decision::Deny
         };
-        self.store
-            .append_event(NewEvent {
-                kind: "policy.decision".to_owned(),
-                actor: actor.to_owned(),
-                subject: request.resource().to_owned(),
-                outcome: outcome.to_owned(),
-                at: OffsetDateTime::now_utc(),
-                payload: serde_json::json!({
-                    "request": request,
-                    "decision": decision,
-                    "bundle_digest": loaded.bundle.digest,
-                }),
-            })
-            .await?;
+        self.record(
+            Record::new(
+                EntryKind::PolicyDecision,
+                "policy.decision",
+                actor,
+                request.resource(),
+                ledger::Outcome::Success,
+            )
+            .decision(verdict)
+            .origin(origin)
+            .field("action", request.action().as_str())
+            .field("principal", request.principal())
+            .field("bundle", loaded.bundle.digest.as_str())
+            .details(serde_json::json!({
+                "request": request,
+                "decision": decision,
+                "bundle_digest": loaded.bundle.digest,
+            })),
+        )
+        .await?;
         Ok(decision)
     }
 }
@@ -147,6 +171,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/policies", get(api::policies))
         .route("/api/v1/bundle", get(api::bundle))
         .route("/api/v1/decide", post(api::decide))
+        .route("/log/checkpoint", get(log::checkpoint))
+        .route("/log/tile/{*rest}", get(log::tile))
+        .route("/log/proof/{index}", get(log::proof))
         .route("/", get(pages::dashboard))
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", post(pages::logout))
@@ -165,7 +192,8 @@ pub async fn serve(
     reload::record_loaded(&state, &state.bundle(), "startup").await;
     let (stop_tx, stop_rx) = watch::channel(());
     let reloader = tokio::spawn(reload::run(state.clone(), stop_rx));
-    let result = axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");

@@ -14,7 +14,7 @@ use model::{Inventory, Owner};
 use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 
-use crate::auth::{self, PageAdmin};
+use crate::auth::{self, ClientOrigin, PageAdmin};
 use crate::{AppError, AppState, LoadedBundle};
 
 /// Escapes text for HTML element content and quoted attribute values.
@@ -197,12 +197,36 @@ pub(crate) struct LoginForm {
     token: String,
 }
 
+/// Signs in with an admin token; every attempt is an `authentication` entry in the ledger
+/// (a failed one names no actor: the attempted token is never recorded).
 pub(crate) async fn login(
     State(state): State<Arc<AppState>>,
+    ClientOrigin(origin): ClientOrigin,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
     let token = form.token.trim();
-    if token.is_empty() || state.authenticate(token).await?.is_none() {
+    let name = if token.is_empty() {
+        None
+    } else {
+        state.authenticate(token).await?
+    };
+    let (actor, outcome) = match &name {
+        Some(name) => (name.as_str(), ledger::Outcome::Success),
+        None => ("unknown", ledger::Outcome::Failure),
+    };
+    state
+        .record(
+            audit::Record::new(
+                ledger::EntryKind::Authentication,
+                "dashboard.login",
+                actor,
+                "dashboard",
+                outcome,
+            )
+            .origin(origin),
+        )
+        .await?;
+    if name.is_none() {
         return Ok(no_store((
             StatusCode::UNAUTHORIZED,
             login_page(Some("That token is not valid.")),

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
+use audit::Record;
 use bundle::LoadError;
+use ledger::{EntryKind, Outcome};
 use model::Diagnostic;
-use store::{EventStore, NewEvent};
-use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
@@ -78,7 +78,7 @@ async fn reload(state: &AppState) {
                 "serving_digest": state.bundle().bundle.digest,
                 "diagnostics": diagnostics,
             });
-            record(state, "bundle.rejected", "failure", payload).await;
+            record(state, "bundle.rejected", Outcome::Failure, None, payload).await;
         }
         Err(e @ LoadError::Io { .. }) => {
             tracing::error!(error = %e, "bundle rejected; still serving the last good bundle");
@@ -87,7 +87,7 @@ async fn reload(state: &AppState) {
                 "serving_digest": state.bundle().bundle.digest,
                 "error": e.to_string(),
             });
-            record(state, "bundle.rejected", "failure", payload).await;
+            record(state, "bundle.rejected", Outcome::Failure, None, payload).await;
         }
     }
 }
@@ -101,20 +101,39 @@ pub(crate) async fn record_loaded(state: &AppState, loaded: &LoadedBundle, trigg
         "policies": loaded.bundle.engine.policies().len(),
         "warnings": loaded.bundle.warnings,
     });
-    record(state, "bundle.loaded", "success", payload).await;
+    let digest = loaded.bundle.digest.clone();
+    record(
+        state,
+        "bundle.loaded",
+        Outcome::Success,
+        Some(digest),
+        payload,
+    )
+    .await;
 }
 
-async fn record(state: &AppState, kind: &str, outcome: &str, payload: serde_json::Value) {
-    let event = NewEvent {
-        kind: kind.to_owned(),
-        actor: "aigov".to_owned(),
-        subject: state.bundle_path.display().to_string(),
-        outcome: outcome.to_owned(),
-        at: OffsetDateTime::now_utc(),
-        payload,
-    };
-    if let Err(e) = state.store.append_event(event).await {
-        tracing::error!(error = %e, kind, "cannot record bundle event");
+/// Records a bundle change in the audit ledger (`bundle_change`). A failure is logged: the
+/// bundle in service does not depend on it, and the next change is recorded again.
+async fn record(
+    state: &AppState,
+    event: &str,
+    outcome: Outcome,
+    digest: Option<String>,
+    details: serde_json::Value,
+) {
+    let mut record = Record::new(
+        EntryKind::BundleChange,
+        event,
+        "aigov",
+        state.bundle_path.display().to_string(),
+        outcome,
+    )
+    .details(details);
+    if let Some(digest) = digest {
+        record = record.field("bundle", digest);
+    }
+    if let Err(e) = state.record(record).await {
+        tracing::error!(error = %e, event, "cannot record bundle event in the audit ledger");
     }
 }
 

@@ -13,12 +13,18 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+const AUDIT_ORIGIN: &str = "aigov.test/server";
+const AUDIT_KEY_NAME: &str = "aigov.test";
+
 /// A running server on its own data: temp dir, SQLite store, bundle copy and one admin token.
 struct TestServer {
     _dir: TempDir,
     base: String,
     bundle_dir: PathBuf,
     store: Store,
+    audit: audit::AuditLog,
+    /// The audit log's verifier key.
+    verifier: ledger::VerifierKey,
     /// An active admin token named `test-admin`.
     token: String,
     client: reqwest::Client,
@@ -52,8 +58,15 @@ impl TestServer {
             .await
             .unwrap();
         let loaded = server::load_bundle(&bundle_dir).await.unwrap();
+        let signer = ledger::SignerKey::from_seed(AUDIT_KEY_NAME, [7; 32]).unwrap();
+        let verifier = signer.verifier();
+        let mut settings = audit::AuditConfig::new(AUDIT_ORIGIN);
+        settings.checkpoint_interval = Some(Duration::from_millis(50));
+        settings.replica = Some("test-replica".to_owned());
+        let audit = audit::AuditLog::start(store.clone(), signer, settings);
         let state = AppState::new(
             store.clone(),
+            audit.clone(),
             loaded,
             bundle_dir.clone(),
             Duration::from_millis(100),
@@ -73,6 +86,8 @@ impl TestServer {
             base,
             bundle_dir,
             store,
+            audit,
+            verifier,
             token,
             client,
             shutdown: Some(tx),
@@ -126,6 +141,28 @@ impl TestServer {
             .await
             .expect("serve returns promptly after shutdown")
             .expect("serve task does not panic")
+    }
+
+    /// Every ledger entry, decoded, in order.
+    async fn ledger(&self) -> Vec<ledger::Entry> {
+        use store::LedgerStore as _;
+        self.store
+            .ledger_entries(0, 10_000)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| ledger::Entry::from_canonical_bytes(&r.bytes).unwrap())
+            .collect()
+    }
+
+    /// Flushes the audit log and checks the whole ledger verifies with its key.
+    async fn verify_ledger(&self) -> audit::Report {
+        self.audit.checkpoint_now().await.unwrap();
+        let report = audit::verify(&self.store, AUDIT_ORIGIN, &self.verifier)
+            .await
+            .unwrap();
+        assert!(report.is_ok(), "ledger verifies: {:?}", report.problems);
+        report
     }
 }
 
@@ -362,6 +399,105 @@ async fn decide_returns_a_decision_and_records_it() {
     );
     assert_eq!(events[1].payload["request"]["principal"], "bob");
     assert_eq!(events[1].payload["decision"]["outcome"], "deny");
+
+    // Each decision is a ledger entry whose digest commits to the stored details.
+    let decisions: Vec<ledger::Entry> = s
+        .ledger()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == ledger::EntryKind::PolicyDecision)
+        .collect();
+    let summary: Vec<String> = decisions
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {} {:?} {:?} ip={:?} replica={:?} action={} principal={}",
+                e.fields["event"],
+                e.actor,
+                e.subject,
+                e.outcome,
+                e.decision,
+                e.origin.ip,
+                e.origin.replica,
+                e.fields["action"],
+                e.fields["principal"],
+            )
+        })
+        .collect();
+    expect![[r#"
+        [
+            "policy.decision test-admin acme/storefront Success Some(Allow) ip=Some(127.0.0.1) replica=Some(\"test-replica\") action=SendPrompt principal=lena",
+            "policy.decision test-admin acme/payments-api Success Some(Deny) ip=Some(127.0.0.1) replica=Some(\"test-replica\") action=SendPrompt principal=bob",
+        ]
+    "#]]
+    .assert_debug_eq(&summary);
+    for (entry, event) in decisions.iter().zip(&events) {
+        let mut details = event.payload.clone();
+        let index = details
+            .as_object_mut()
+            .unwrap()
+            .remove(audit::record::LEDGER_INDEX_KEY)
+            .expect("the event row names its ledger index");
+        assert_eq!(
+            entry.payload_sha256,
+            Some(audit::record::details_digest(&details)),
+            "entry {index} commits to the stored details"
+        );
+    }
+    s.verify_ledger().await;
+    s.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn logins_and_bundle_changes_are_in_the_ledger() {
+    let s = TestServer::start().await;
+    for token in ["wrong", s.token.as_str()] {
+        s.client
+            .post(s.url("/login"))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+    }
+    let logins: Vec<(String, ledger::Outcome, bool)> = s
+        .ledger()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == ledger::EntryKind::Authentication)
+        .map(|e| (e.actor, e.outcome, e.origin.ip.is_some()))
+        .collect();
+    assert_eq!(
+        logins,
+        [
+            ("unknown".to_owned(), ledger::Outcome::Failure, true),
+            ("test-admin".to_owned(), ledger::Outcome::Success, true),
+        ]
+    );
+    let bundle: Vec<String> = s
+        .ledger()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == ledger::EntryKind::BundleChange)
+        .map(|e| e.fields["event"].clone())
+        .collect();
+    assert_eq!(bundle, ["bundle.loaded"]);
+    let report = s.verify_ledger().await;
+    assert!(report.checkpoints >= 1);
+    s.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_decision_that_cannot_be_recorded_is_refused() {
+    let s = TestServer::start().await;
+    // The writer stops: nothing can be recorded any more.
+    s.audit.shutdown().await.unwrap();
+    let response = s
+        .decide(r#"{"action":"SendPrompt","principal":"lena","resource":"acme/storefront","context":{"tool":"claude-code","model":"claude-sonnet-4"}}"#)
+        .await;
+    expect![[r#"
+        503
+        {"error":{"code":"audit_unavailable","message":"the audit ledger is unavailable; nothing was done"}}"#]].assert_eq(&render(response).await);
+    assert!(s.events("policy.decision").await.is_empty());
     s.stop().await.unwrap();
 }
 
@@ -626,4 +762,109 @@ async fn graceful_shutdown_returns_from_serve() {
 fn state_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Arc<AppState>>();
+}
+
+#[tokio::test]
+async fn the_log_is_served_as_c2sp_tiles_with_proofs() {
+    let s = TestServer::start().await;
+    for principal in ["lena", "bob", "lena"] {
+        let body = format!(
+            r#"{{"action":"SendPrompt","principal":"{principal}","resource":"acme/storefront","context":{{"tool":"claude-code","model":"claude-sonnet-4"}}}}"#
+        );
+        assert_eq!(s.decide(&body).await.status(), StatusCode::OK);
+    }
+    s.audit.checkpoint_now().await.unwrap();
+
+    // A client that trusts only the origin and the key: checkpoint, then tiles.
+    let response = s.get("/log/checkpoint", Auth::Bearer).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "no-cache");
+    let note = response.text().await.unwrap();
+    let checkpoint = ledger::Checkpoint::open(note.as_bytes(), AUDIT_ORIGIN, &s.verifier).unwrap();
+    let size = checkpoint.size;
+    assert!(size >= 4, "bundle.loaded and three decisions: {size}");
+
+    let bundle = get_bytes(&s, &format!("/log/tile/entries/000.p/{size}")).await;
+    let hashes = get_bytes(&s, &format!("/log/tile/0/000.p/{size}")).await;
+    assert_eq!(hashes.len() as u64, 32 * size);
+    // Entry bundle: big-endian u16 length, then the entry; each matches its leaf hash.
+    let mut rest = &bundle[..];
+    let mut tree = ledger::MemTree::new();
+    let mut entries = Vec::new();
+    while !rest.is_empty() {
+        let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+        let entry = &rest[2..2 + len];
+        let i = tree.push_entry(entry) as usize;
+        assert_eq!(
+            ledger::leaf_hash(entry).0[..],
+            hashes[32 * i..32 * i + 32],
+            "entry {i} matches the level-0 tile"
+        );
+        entries.push(entry.to_vec());
+        rest = &rest[2 + len..];
+    }
+    assert_eq!(
+        tree.head(),
+        checkpoint.head(),
+        "the tiles rebuild the signed root"
+    );
+    let kinds: Vec<String> = entries
+        .iter()
+        .map(|e| ledger::Entry::from_canonical_bytes(e).unwrap().fields["event"].clone())
+        .collect();
+    assert_eq!(kinds[kinds.len() - 3..], ["policy.decision"; 3]);
+
+    // A proof file for one entry verifies offline against the same origin and key.
+    let proof = String::from_utf8(get_bytes(&s, "/log/proof/2").await).unwrap();
+    assert!(proof.starts_with("c2sp.org/tlog-proof@v1\n"), "{proof}");
+    let proven =
+        audit::tiles::verify_tlog_proof(&proof, &entries[2], AUDIT_ORIGIN, &s.verifier).unwrap();
+    assert_eq!((proven.index, proven.size), (2, size));
+    assert!(
+        audit::tiles::verify_tlog_proof(&proof, &entries[1], AUDIT_ORIGIN, &s.verifier).is_err(),
+        "the proof is for entry 2 only"
+    );
+
+    // Tiles that do not exist yet, bad paths and indexes, and no token.
+    check(
+        &s,
+        "/log/tile/0/000",
+        Auth::Bearer,
+        expect![[r#"
+            404
+            {"error":{"code":"not_found","message":"`tile/0/000` does not exist in a log of 4 entries"}}"#]],
+    )
+    .await;
+    check(
+        &s,
+        "/log/tile/0/0",
+        Auth::Bearer,
+        expect![[r#"
+            404
+            {"error":{"code":"not_found","message":"invalid tile index in `tile/0/0`: expected 3-digit groups, all but the last prefixed with `x`, without a leading `x000`"}}"#]],
+    )
+    .await;
+    check(
+        &s,
+        &format!("/log/proof/{}", size + 10),
+        Auth::Bearer,
+        expect![[r#"
+            404
+            {"error":{"code":"not_found","message":"entry 14 is not covered by the newest checkpoint (size 4); retry after the next checkpoint"}}"#]],
+    )
+    .await;
+    check(&s, "/log/proof/x", Auth::Bearer, expect![[r#"
+        400
+        {"error":{"code":"invalid_request","message":"`x` is not an entry index; expected a decimal number such as `/log/proof/42`"}}"#]]).await;
+    check(&s, "/log/checkpoint", Auth::None, expect![[r#"
+        401
+        www-authenticate: Bearer
+        {"error":{"code":"unauthorized","message":"missing admin token: send `Authorization: Bearer <token>`"}}"#]]).await;
+    s.stop().await.unwrap();
+}
+
+async fn get_bytes(s: &TestServer, path: &str) -> Vec<u8> {
+    let response = s.get(path, Auth::Bearer).await;
+    assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+    response.bytes().await.unwrap().to_vec()
 }

@@ -7,6 +7,7 @@ mod sqlite;
 
 use std::fmt;
 use std::future::Future;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -365,6 +366,26 @@ pub struct LedgerEntryRecord {
     pub bytes: Vec<u8>,
 }
 
+/// A filtered scan of one range of ledger indexes ([`LedgerStore::ledger_search`]). Callers
+/// page through a large log by calling it once per range, so they can show progress.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerSearch {
+    /// First index scanned.
+    pub start: u64,
+    /// End of the scanned range (exclusive).
+    pub end: u64,
+    /// Only entries whose event time (microseconds since the Unix epoch) is at or after this.
+    pub since_micros: Option<i64>,
+    /// Only entries whose event time is before this (exclusive).
+    pub until_micros: Option<i64>,
+    /// Only entries by exactly this actor.
+    pub actor: Option<String>,
+    /// Only entries of one of these kinds (`policy_decision`, ...); empty means every kind.
+    pub kinds: Vec<String>,
+    /// At most this many entries (the first matches in index order); `0` means no limit.
+    pub limit: u32,
+}
+
 /// A stored signed checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckpointRecord {
@@ -404,6 +425,21 @@ pub trait LedgerStore {
         &self,
         start: u64,
         limit: u32,
+    ) -> impl Future<Output = Result<Vec<LedgerEntryRecord>, StoreError>> + Send;
+    /// The smallest range of indexes holding every entry whose event time is in
+    /// `since_micros..until_micros` (either end open when `None`); `None` when no entry is.
+    /// Event times only roughly follow the index, so the range may also hold other entries;
+    /// it narrows a time-filtered [`ledger_search`](LedgerStore::ledger_search) scan.
+    fn ledger_time_span(
+        &self,
+        since_micros: Option<i64>,
+        until_micros: Option<i64>,
+    ) -> impl Future<Output = Result<Option<Range<u64>>, StoreError>> + Send;
+    /// The entries with index in `search.start..search.end` that match every filter of
+    /// `search`, in index order, at most `search.limit` of them.
+    fn ledger_search(
+        &self,
+        search: LedgerSearch,
     ) -> impl Future<Output = Result<Vec<LedgerEntryRecord>, StoreError>> + Send;
     /// Stores a signed checkpoint for tree size `size`.
     fn ledger_add_checkpoint(
@@ -445,6 +481,12 @@ pub(crate) fn decode_hash(what: &str, bytes: &[u8]) -> Result<ledger::Hash, Stor
 
 pub(crate) fn to_u64(what: &str, v: i64) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::InvalidData(format!("{what} {v} is negative")))
+}
+
+/// An index bound for a query: indexes beyond `i64::MAX` cannot exist, so larger bounds mean
+/// "no bound".
+pub(crate) fn clamp_index(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 pub(crate) fn to_i64(what: &str, v: u64) -> Result<i64, StoreError> {
@@ -493,6 +535,21 @@ impl LedgerStore for Store {
         limit: u32,
     ) -> Result<Vec<LedgerEntryRecord>, StoreError> {
         dispatch!(self, s => s.ledger_entries(start, limit).await)
+    }
+
+    async fn ledger_time_span(
+        &self,
+        since_micros: Option<i64>,
+        until_micros: Option<i64>,
+    ) -> Result<Option<Range<u64>>, StoreError> {
+        dispatch!(self, s => s.ledger_time_span(since_micros, until_micros).await)
+    }
+
+    async fn ledger_search(
+        &self,
+        search: LedgerSearch,
+    ) -> Result<Vec<LedgerEntryRecord>, StoreError> {
+        dispatch!(self, s => s.ledger_search(search).await)
     }
 
     async fn ledger_add_checkpoint(

@@ -1,6 +1,7 @@
 //! Embedded SQLite backend: one file in WAL mode, one writer connection behind a mutex plus a few
 //! reader connections; every call runs on tokio's blocking pool.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,9 +16,9 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::migrations::{LATEST_SCHEMA_VERSION, MIGRATIONS, SQLITE_BOOTSTRAP};
 use crate::{
-    CheckpointRecord, EventQuery, EventRecord, LedgerEntryRecord, NewEvent, NewLedgerEntry,
-    NewToken, StoreError, TokenKind, TokenRecord, decode_edge, decode_hash, encode_edge,
-    normalize_time, to_i64, to_u64,
+    CheckpointRecord, EventQuery, EventRecord, LedgerEntryRecord, LedgerSearch, NewEvent,
+    NewLedgerEntry, NewToken, StoreError, TokenKind, TokenRecord, clamp_index, decode_edge,
+    decode_hash, encode_edge, normalize_time, to_i64, to_u64,
 };
 
 /// Number of read-only connections (WAL lets them read while the writer writes).
@@ -567,12 +568,14 @@ impl SqliteStore {
                 "SELECT sidx, hash FROM ledger_hashes WHERE sidx >= ?1 AND sidx < ?2 ORDER BY sidx",
             )?;
             let mut rows = stmt.query([start, end])?;
-            let mut out = Vec::new();
+            let mut out =
+                Vec::with_capacity(usize::try_from(end - start).unwrap_or(0).min(1 << 20));
             while let Some(row) = rows.next()? {
-                let h: Vec<u8> = row.get(1)?;
+                // Borrowed from the row: no allocation per hash.
+                let h = row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
                 out.push((
                     to_u64("stored index", row.get(0)?)?,
-                    decode_hash("stored ledger hash", &h)?,
+                    decode_hash("stored ledger hash", h)?,
                 ));
             }
             Ok(out)
@@ -591,6 +594,86 @@ impl SqliteStore {
                 "SELECT idx, entry FROM ledger_entries WHERE idx >= ?1 ORDER BY idx LIMIT ?2",
             )?;
             let mut rows = stmt.query(params![start, i64::from(limit)])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(LedgerEntryRecord {
+                    index: to_u64("ledger index", row.get(0)?)?,
+                    bytes: row.get(1)?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(crate) async fn ledger_time_span(
+        &self,
+        since_micros: Option<i64>,
+        until_micros: Option<i64>,
+    ) -> Result<Option<Range<u64>>, StoreError> {
+        let since = since_micros.unwrap_or(i64::MIN);
+        let until = until_micros.unwrap_or(i64::MAX);
+        self.read(move |c| {
+            // Served from the time index alone (it holds the rowid, which is `idx`).
+            let mut stmt = c.prepare_cached(
+                "SELECT min(idx), max(idx) FROM ledger_entries WHERE time_us >= ?1 AND time_us < ?2",
+            )?;
+            let (first, last): (Option<i64>, Option<i64>) =
+                stmt.query_row([since, until], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            match (first, last) {
+                (Some(first), Some(last)) => Ok(Some(
+                    to_u64("ledger index", first)?..to_u64("ledger index", last)? + 1,
+                )),
+                _ => Ok(None),
+            }
+        })
+        .await
+    }
+
+    pub(crate) async fn ledger_search(
+        &self,
+        search: LedgerSearch,
+    ) -> Result<Vec<LedgerEntryRecord>, StoreError> {
+        let (start, end) = (clamp_index(search.start), clamp_index(search.end));
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        // The index range drives the scan; `+time_us` keeps SQLite from scanning the time
+        // index instead (across the whole log, once per page).
+        let mut sql =
+            "SELECT idx, entry FROM ledger_entries WHERE idx >= ?1 AND idx < ?2".to_owned();
+        let mut args = vec![Value::Integer(start), Value::Integer(end)];
+        let mut arg = |v: Value| {
+            args.push(v);
+            format!("?{}", args.len())
+        };
+        if let Some(since) = search.since_micros {
+            sql.push_str(&format!(" AND +time_us >= {}", arg(Value::Integer(since))));
+        }
+        if let Some(until) = search.until_micros {
+            sql.push_str(&format!(" AND +time_us < {}", arg(Value::Integer(until))));
+        }
+        if let Some(actor) = search.actor {
+            sql.push_str(&format!(" AND actor = {}", arg(Value::Text(actor))));
+        }
+        if !search.kinds.is_empty() {
+            let marks: Vec<String> = search
+                .kinds
+                .into_iter()
+                .map(|k| arg(Value::Text(k)))
+                .collect();
+            sql.push_str(&format!(" AND kind IN ({})", marks.join(", ")));
+        }
+        sql.push_str(" ORDER BY idx");
+        if search.limit > 0 {
+            sql.push_str(&format!(
+                " LIMIT {}",
+                arg(Value::Integer(i64::from(search.limit)))
+            ));
+        }
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
                 out.push(LedgerEntryRecord {

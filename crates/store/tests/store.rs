@@ -5,6 +5,8 @@
 mod common;
 #[path = "store/events.rs"]
 mod events;
+#[path = "store/ledger_search.rs"]
+mod ledger_search;
 #[path = "store/schema.rs"]
 mod schema;
 #[path = "store/tokens.rs"]
