@@ -679,7 +679,12 @@ fn serve_starts_answers_and_stops_on_sigterm() {
     let out = run(dir.path(), &["audit", "log", "--data-dir", "data"]);
     let listing = String::from_utf8(out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(0), "{listing}");
-    for kind in ["audit_lifecycle", "bundle_change", "credential_change", "audit_access"] {
+    for kind in [
+        "audit_lifecycle",
+        "bundle_change",
+        "credential_change",
+        "audit_access",
+    ] {
         assert!(listing.contains(kind), "{kind} in:\n{listing}");
     }
     assert_eq!(verify(), 6, "audit.log read recorded");
