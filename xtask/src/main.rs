@@ -185,6 +185,8 @@ fn test(args: &[String]) -> Result<()> {
         }
         if ci {
             cmd.env("AIGOV_REQUIRE_POSTGRES", "1");
+            // The official OpenAI/Anthropic SDK checks must run in CI, not skip.
+            cmd.env("AIGOV_REQUIRE_SDK", "1");
         }
         banner(&format!(
             "cargo test{} {}{}",
