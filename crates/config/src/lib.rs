@@ -15,6 +15,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+mod gateway;
+
+pub use gateway::{GatewayConfig, Upstream, UpstreamApi};
+
 /// Config file used when neither `--config` nor `AIGOV_CONFIG` names one (only if it exists).
 pub const DEFAULT_CONFIG_FILE: &str = "aigov.toml";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -49,6 +53,7 @@ pub struct Config {
     pub database: Database,
     pub log: LogConfig,
     pub audit: AuditConfig,
+    pub gateway: GatewayConfig,
 }
 
 /// The audit ledger: its identity, signer key and durability.
@@ -233,6 +238,7 @@ struct RawConfig {
     database: RawDatabase,
     log: RawLog,
     audit: RawAudit,
+    gateway: gateway::RawGateway,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -472,6 +478,9 @@ pub fn from_sources(
         replica,
     };
 
+    // gateway
+    let gateway = gateway::validate(&raw.gateway, &|offset| at(offset..offset), &env)?;
+
     Ok(Config {
         file: file.map(|(path, _)| path.to_owned()),
         listen,
@@ -484,6 +493,7 @@ pub fn from_sources(
         database,
         log,
         audit,
+        gateway,
     })
 }
 
@@ -593,8 +603,18 @@ impl SecretRef {
         env: &impl Fn(&str) -> Option<(String, Origin)>,
         origin: Origin,
     ) -> Result<Secret, ConfigError> {
+        self.resolve_as("database.password", env, origin)
+    }
+
+    /// Reads the secret, naming `setting` in errors (never the secret).
+    fn resolve_as(
+        &self,
+        setting: &'static str,
+        env: &dyn Fn(&str) -> Option<(String, Origin)>,
+        origin: Origin,
+    ) -> Result<Secret, ConfigError> {
         let invalid = |message: String| ConfigError::Invalid {
-            setting: "database.password",
+            setting,
             origin: origin.clone(),
             message,
         };

@@ -73,6 +73,20 @@ fn render(c: &Config) -> String {
         a.origin, a.key_name, a.signing_key, a.checkpoint_interval, a.durability
     )
     .unwrap();
+    for u in &c.gateway.upstreams {
+        writeln!(
+            out,
+            "gateway upstream {}: {:?} {} key={} models={:?} timeout={:?} connect={:?}",
+            u.name,
+            u.api,
+            u.base_url,
+            u.api_key.as_ref().map_or("none", |k| k.expose()),
+            u.models,
+            u.timeout,
+            u.connect_timeout
+        )
+        .unwrap();
+    }
     // The default replica is the host name: shown only when configured.
     if a.replica != default_replica() {
         writeln!(out, "audit.replica: {}", a.replica).unwrap();
@@ -267,7 +281,7 @@ fn unknown_top_level_key() {
               |
             2 | listen_port = 9
               | ^^^^^^^^^^^
-            unknown field `listen_port`, expected one of `listen`, `data_dir`, `bundle`, `database`, `log`, `audit`
+            unknown field `listen_port`, expected one of `listen`, `data_dir`, `bundle`, `database`, `log`, `audit`, `gateway`
         "#]],
     );
 }
@@ -563,5 +577,119 @@ fn audit_errors() {
           | ^^^
         unknown field `key`, expected one of `origin`, `signing_key`, `checkpoint_interval_ms`, `durability`, `replica`
     "#]],
+    );
+}
+
+#[test]
+fn gateway_upstreams() {
+    check(
+        r#"
+[[gateway.upstreams]]
+name = "anthropic"
+api = "anthropic"
+base_url = "https://api.anthropic.com/"
+api_key = "env:ANTHROPIC_API_KEY"
+models = ["claude-sonnet-4", "claude-opus-4"]
+
+[[gateway.upstreams]]
+name = "local"
+api = "openai"
+base_url = "http://127.0.0.1:8000/v1"
+models = ["local-coder"]
+timeout_ms = 30000
+"#,
+        &["ANTHROPIC_API_KEY=sk-ant-test"],
+        expect![[r#"
+            file: aigov.toml
+            listen: 127.0.0.1:8080
+            data_dir: aigov-data
+            bundle.path: aigov-data/bundle (default: true)
+            bundle.reload_interval: 1s
+            database: sqlite aigov-data/aigov.db
+            log: info Text
+            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss
+            gateway upstream anthropic: Anthropic https://api.anthropic.com key=sk-ant-test models=["claude-sonnet-4", "claude-opus-4"] timeout=600s connect=5s
+            gateway upstream local: Openai http://127.0.0.1:8000/v1 key=none models=["local-coder"] timeout=30s connect=5s
+        "#]],
+    );
+}
+
+#[test]
+fn gateway_errors() {
+    let upstream = |extra: &str| {
+        format!(
+            "[[gateway.upstreams]]\nname = \"a\"\napi = \"openai\"\nbase_url = \"https://x.test/v1\"\nmodels = [\"m\"]\n{extra}"
+        )
+    };
+    check(
+        &upstream("api_key = \"sk-live-123\"\n"),
+        &[],
+        expect![[r#"
+        error: invalid `gateway.upstreams.api_key` in `aigov.toml` at line 6, column 11: the provider key must not be written into the config file; use `env:NAME` (an environment variable holding the provider key) or `file:PATH`; for example `api_key = "env:OPENAI_API_KEY"`
+    "#]],
+    );
+    check(
+        &upstream("api_key = \"env:NOPE\"\n"),
+        &[],
+        expect![[r#"
+        error: invalid `gateway.upstreams.api_key` in `aigov.toml` at line 6, column 11: `env:NOPE` refers to environment variable `NOPE`, which is not set or empty
+    "#]],
+    );
+    check(
+        &upstream("timeout_ms = 0\n"),
+        &[],
+        expect![[r#"
+            error: invalid `gateway.upstreams.timeout_ms` in `aigov.toml` at line 6, column 14: must be at least 1
+        "#]],
+    );
+    check(
+        &format!("{}{}", upstream(""), upstream("")),
+        &[],
+        expect![[r#"
+            error: invalid `gateway.upstreams.name` in `aigov.toml` at line 7, column 8: upstream `a` is defined twice; names must be unique
+        "#]],
+    );
+    check(
+        &format!(
+            "{}{}",
+            upstream(""),
+            upstream("").replace("name = \"a\"", "name = \"b\"")
+        ),
+        &[],
+        expect![[r#"
+            error: invalid `gateway.upstreams.models` in `aigov.toml` at line 10, column 11: model `m` is served by both `a` and `b`; route each model to one upstream
+        "#]],
+    );
+    check(
+        &upstream("").replace("https://x.test/v1", "https://user:pw@x.test/v1"),
+        &[],
+        expect![[r#"
+            error: invalid `gateway.upstreams.base_url` in `aigov.toml` at line 4, column 12: upstream `a`: `base_url` must not contain credentials; put the key in `api_key = "env:NAME"`
+        "#]],
+    );
+    check(
+        &upstream("").replace("https://x.test/v1", "ftp://x.test"),
+        &[],
+        expect![[r#"
+            error: invalid `gateway.upstreams.base_url` in `aigov.toml` at line 4, column 12: upstream `a`: `base_url` must start with `https://` or `http://`
+        "#]],
+    );
+    check(
+        &upstream("").replace("[\"m\"]", "[]"),
+        &[],
+        expect![[r#"
+            error: invalid `gateway.upstreams.models` in `aigov.toml` at line 5, column 10: upstream `a` serves no models; list the inventory model ids it serves, e.g. `models = ["gpt-4.1"]`
+        "#]],
+    );
+    check(
+        &upstream("").replace("openai", "gemini"),
+        &[],
+        expect![[r#"
+            error: invalid config file `aigov.toml`: TOML parse error at line 3, column 7
+              |
+            3 | api = "gemini"
+              |       ^^^^^^^^
+            unknown variant `gemini`, expected `openai` or `anthropic`
+        "#]],
     );
 }

@@ -1,0 +1,221 @@
+//! `[gateway]`: the model providers the AI gateway forwards to, and which models each serves.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::{ConfigError, Origin, Secret};
+
+pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 600_000;
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
+
+/// The wire format an upstream speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpstreamApi {
+    /// OpenAI's API and compatible servers (vLLM, llama.cpp, Ollama's `/v1`, LiteLLM…).
+    Openai,
+    /// Anthropic's Messages API.
+    Anthropic,
+}
+
+/// One model provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upstream {
+    pub name: String,
+    pub api: UpstreamApi,
+    /// Base URL without a trailing `/`, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// Resolved credential; `None` for servers that need none (a local model).
+    pub api_key: Option<Secret>,
+    /// Inventory model ids served by this upstream.
+    pub models: Vec<String>,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+/// The validated `[gateway]` section.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GatewayConfig {
+    pub upstreams: Vec<Upstream>,
+}
+
+impl GatewayConfig {
+    /// The upstream serving `model`, if any.
+    pub fn upstream_for(&self, model: &str) -> Option<&Upstream> {
+        self.upstreams
+            .iter()
+            .find(|u| u.models.iter().any(|m| m == model))
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct RawGateway {
+    upstreams: Vec<Spanned<RawUpstream>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUpstream {
+    name: Spanned<String>,
+    api: UpstreamApi,
+    base_url: Spanned<String>,
+    #[serde(default)]
+    api_key: Option<Spanned<String>>,
+    models: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    timeout_ms: Option<Spanned<u64>>,
+    #[serde(default)]
+    connect_timeout_ms: Option<Spanned<u64>>,
+}
+
+const KEY_HELP: &str = "use `env:NAME` (an environment variable holding the provider key) or \
+     `file:PATH`; for example `api_key = \"env:OPENAI_API_KEY\"`";
+
+/// Validates the raw section; `at` turns a byte offset of the file into an [`Origin`], `env`
+/// looks up environment variables (for `env:` keys).
+pub(crate) fn validate(
+    raw: &RawGateway,
+    at: &dyn Fn(usize) -> Origin,
+    env: &dyn Fn(&str) -> Option<(String, Origin)>,
+) -> Result<GatewayConfig, ConfigError> {
+    let invalid = |setting: &'static str, offset: usize, message: String| ConfigError::Invalid {
+        setting,
+        origin: at(offset),
+        message,
+    };
+    let mut upstreams = Vec::new();
+    let mut names: BTreeMap<String, usize> = BTreeMap::new();
+    let mut served: BTreeMap<String, String> = BTreeMap::new();
+    for raw in &raw.upstreams {
+        let u = raw.get_ref();
+        let name = u.name.get_ref().trim();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(invalid(
+                "gateway.upstreams.name",
+                u.name.span().start,
+                format!(
+                    "`{}` is not a valid upstream name; use letters, digits, `-`, `_` or `.`",
+                    name.escape_debug()
+                ),
+            ));
+        }
+        if names.insert(name.to_owned(), u.name.span().start).is_some() {
+            return Err(invalid(
+                "gateway.upstreams.name",
+                u.name.span().start,
+                format!("upstream `{name}` is defined twice; names must be unique"),
+            ));
+        }
+        let base_url = check_base_url(u.base_url.get_ref().trim()).map_err(|message| {
+            invalid(
+                "gateway.upstreams.base_url",
+                u.base_url.span().start,
+                format!("upstream `{name}`: {message}"),
+            )
+        })?;
+        let api_key = match &u.api_key {
+            None => None,
+            Some(k) => {
+                let origin = at(k.span().start);
+                let reference = crate::parse_secret_ref(
+                    k.get_ref().trim(),
+                    "gateway.upstreams.api_key",
+                    &origin,
+                    "provider key",
+                    KEY_HELP,
+                )?;
+                Some(reference.resolve_as("gateway.upstreams.api_key", env, origin)?)
+            }
+        };
+        if u.models.get_ref().is_empty() {
+            return Err(invalid(
+                "gateway.upstreams.models",
+                u.models.span().start,
+                format!(
+                    "upstream `{name}` serves no models; list the inventory model ids it serves, e.g. `models = [\"gpt-4.1\"]`"
+                ),
+            ));
+        }
+        let mut models = Vec::new();
+        for m in u.models.get_ref() {
+            let model = m.get_ref().trim().to_owned();
+            if model.is_empty() {
+                return Err(invalid(
+                    "gateway.upstreams.models",
+                    m.span().start,
+                    format!("upstream `{name}` lists an empty model id"),
+                ));
+            }
+            if let Some(other) = served.insert(model.clone(), name.to_owned()) {
+                return Err(invalid(
+                    "gateway.upstreams.models",
+                    m.span().start,
+                    format!(
+                        "model `{model}` is served by both `{other}` and `{name}`; route each model to one upstream"
+                    ),
+                ));
+            }
+            models.push(model);
+        }
+        let millis = |v: &Option<Spanned<u64>>, setting: &'static str, default: u64| match v {
+            Some(ms) if *ms.get_ref() == 0 => Err(invalid(
+                setting,
+                ms.span().start,
+                "must be at least 1".to_owned(),
+            )),
+            Some(ms) => Ok(Duration::from_millis(*ms.get_ref())),
+            None => Ok(Duration::from_millis(default)),
+        };
+        upstreams.push(Upstream {
+            name: name.to_owned(),
+            api: u.api,
+            base_url,
+            api_key,
+            models,
+            timeout: millis(
+                &u.timeout_ms,
+                "gateway.upstreams.timeout_ms",
+                DEFAULT_UPSTREAM_TIMEOUT_MS,
+            )?,
+            connect_timeout: millis(
+                &u.connect_timeout_ms,
+                "gateway.upstreams.connect_timeout_ms",
+                DEFAULT_CONNECT_TIMEOUT_MS,
+            )?,
+        });
+    }
+    Ok(GatewayConfig { upstreams })
+}
+
+/// `http(s)://host[:port][/path]` without credentials, query or fragment; returned without
+/// a trailing `/`. Never echoes the URL (it might hold a key).
+fn check_base_url(url: &str) -> Result<String, String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err("`base_url` must start with `https://` or `http://`".to_owned());
+    };
+    if scheme != "https" && scheme != "http" {
+        return Err("`base_url` must start with `https://` or `http://`".to_owned());
+    }
+    let authority = rest.split('/').next().unwrap_or("");
+    if authority.is_empty() {
+        return Err("`base_url` has no host".to_owned());
+    }
+    if authority.contains('@') {
+        return Err(
+            "`base_url` must not contain credentials; put the key in `api_key = \"env:NAME\"`"
+                .to_owned(),
+        );
+    }
+    if rest.contains('?') || rest.contains('#') {
+        return Err("`base_url` must not have a query or fragment".to_owned());
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
