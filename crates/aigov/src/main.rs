@@ -3,6 +3,7 @@
 mod audit;
 mod audit_log;
 mod audit_offline;
+mod key;
 mod policy;
 mod scan;
 mod serve;
@@ -41,6 +42,9 @@ enum Command {
     /// Manage admin tokens for the API and dashboard.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage per-developer keys for the AI gateway (never valid for the API or dashboard).
+    #[command(subcommand)]
+    Key(key::KeyCommand),
     /// Check, test and query a governance bundle without a server.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -75,7 +79,7 @@ enum AuditCommand {
     Log(audit_log::LogArgs),
 }
 
-/// Where the configuration and data are; shared by `serve` and `token`.
+/// Where the configuration and data are; shared by `serve`, `token` and `key`.
 #[derive(Debug, Args)]
 struct StoreArgs {
     /// Config file [env: AIGOV_CONFIG] [default: aigov.toml, if it exists]
@@ -194,6 +198,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Token(command) => token::run(command),
+        Command::Key(command) => key::run(command),
         Command::Scan(args) => scan::run(&args),
         Command::Audit(command) => audit::run(command),
         Command::Policy(PolicyCommand::Validate { bundle, format }) => {

@@ -110,12 +110,18 @@ async fn serve(config: config::Config) -> anyhow::Result<()> {
     tracing::info!(backend = store.backend(), database = %crate::store_config(&config), "aigov listening on http://{address}");
 
     let shutdown = shutdown_signal()?;
-    let state = server::AppState::new(
+    let mut gateway = config.gateway.clone();
+    gateway.resolve_keys()?;
+    for u in &gateway.upstreams {
+        tracing::info!(upstream = %u.name, base_url = %u.base_url, models = ?u.models, "gateway upstream");
+    }
+    let state = server::AppState::with_gateway(
         store,
         audit.clone(),
         loaded,
         bundle_path,
         config.bundle.reload_interval,
+        gateway,
     );
     let served = server::serve(state, listener, shutdown).await;
     // Whatever happened, record the stop, then flush and sign a final checkpoint.
@@ -206,6 +212,8 @@ async fn ensure_admin_token(
             name: INITIAL_ADMIN.to_owned(),
             kind: TokenKind::Admin,
             hash: server::token::hash_token(&token),
+            person: None,
+            repo: None,
         })
         .await;
     if let Err(e) = inserted {
@@ -213,7 +221,7 @@ async fn ensure_admin_token(
         return Err(anyhow::Error::new(e).context("cannot create the initial admin token"));
     }
     if let Err(e) = crate::token::record(audit, "aigov", "token.created", INITIAL_ADMIN).await {
-        let _ = store.revoke_token(INITIAL_ADMIN).await;
+        let _ = store.revoke_token(TokenKind::Admin, INITIAL_ADMIN).await;
         let _ = std::fs::remove_file(&path);
         return Err(e);
     }

@@ -1,4 +1,5 @@
-//! `aigov token create|list|revoke`: admin tokens in the same store `serve` uses.
+//! `aigov token create|list|revoke`: admin tokens in the same store `serve` uses (developer keys
+//! are `aigov key`).
 
 use anyhow::Context as _;
 use store::{NewToken, Store, StoreError, TokenKind, TokenStore};
@@ -62,6 +63,8 @@ async fn create(
             name: name.to_owned(),
             kind: TokenKind::Admin,
             hash: server::token::hash_token(&token),
+            person: None,
+            repo: None,
         })
         .await;
     match inserted {
@@ -76,7 +79,7 @@ async fn create(
     }
     if let Err(e) = record(audit, actor, "token.created", name).await {
         // Fail closed: a credential nobody can account for must not stay active.
-        let _ = store.revoke_token(name).await;
+        let _ = store.revoke_token(TokenKind::Admin, name).await;
         return Err(e.context("the token was revoked again"));
     }
     println!("{token}");
@@ -85,7 +88,9 @@ async fn create(
 }
 
 async fn list(store: &Store) -> anyhow::Result<u8> {
-    let tokens = store.list_tokens().await.context("cannot list tokens")?;
+    // Developer keys are listed by `aigov key list`.
+    let mut tokens = store.list_tokens().await.context("cannot list tokens")?;
+    tokens.retain(|t| t.kind == TokenKind::Admin);
     if tokens.is_empty() {
         eprintln!("no tokens; create one with `aigov token create --name NAME`");
         return Ok(exit::OK);
@@ -129,7 +134,7 @@ async fn revoke(
     name: &str,
 ) -> anyhow::Result<u8> {
     if !store
-        .revoke_token(name)
+        .revoke_token(TokenKind::Admin, name)
         .await
         .context("cannot revoke the token")?
     {
@@ -144,10 +149,11 @@ async fn revoke(
 fn kind_name(kind: TokenKind) -> &'static str {
     match kind {
         TokenKind::Admin => "admin",
+        TokenKind::Developer => "developer",
     }
 }
 
-fn format_time(at: OffsetDateTime) -> String {
+pub(crate) fn format_time(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_else(|_| at.to_string())
 }
 

@@ -2,6 +2,7 @@
 //! commands, and `aigov serve` as a real child process (health, initial token, SIGTERM).
 //! `cli/audit_offline.rs`: `aigov audit export`, `verify --dir`/`--proof`/`--from-checkpoint`.
 //! `cli/audit_log.rs`: `aigov audit log`.
+//! `cli/key.rs`: `aigov key create|list|revoke`.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -16,6 +17,10 @@ use expect_test::{Expect, expect};
 mod audit_log;
 #[path = "cli/audit_offline.rs"]
 mod audit_offline;
+#[path = "cli/gateway.rs"]
+mod gateway;
+#[path = "cli/key.rs"]
+mod key;
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/governance");
 

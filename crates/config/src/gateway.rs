@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::{ConfigError, Origin, Secret};
+use crate::{ConfigError, Origin, Secret, SecretRef};
 
 pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 600_000;
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
@@ -28,7 +28,10 @@ pub struct Upstream {
     pub api: UpstreamApi,
     /// Base URL without a trailing `/`, e.g. `https://api.openai.com/v1`.
     pub base_url: String,
-    /// Resolved credential; `None` for servers that need none (a local model).
+    /// Where the credential is (and where that was configured); `None` for servers that need
+    /// none (a local model).
+    pub api_key_ref: Option<(SecretRef, Origin)>,
+    /// The credential, once [`GatewayConfig::resolve_keys`] has read it.
     pub api_key: Option<Secret>,
     /// Inventory model ids served by this upstream.
     pub models: Vec<String>,
@@ -43,6 +46,26 @@ pub struct GatewayConfig {
 }
 
 impl GatewayConfig {
+    /// Reads every upstream's key from its reference. Only `aigov serve` does this, so other
+    /// commands work without the providers' keys in their environment.
+    pub fn resolve_keys(&mut self) -> Result<(), ConfigError> {
+        for u in &mut self.upstreams {
+            if let Some((reference, origin)) = &u.api_key_ref {
+                let env = |name: &str| {
+                    std::env::var(name)
+                        .ok()
+                        .map(|v| (v, Origin::Env(name.to_owned())))
+                };
+                u.api_key = Some(reference.resolve_as(
+                    "gateway.upstreams.api_key",
+                    &env,
+                    origin.clone(),
+                )?);
+            }
+        }
+        Ok(())
+    }
+
     /// The upstream serving `model`, if any.
     pub fn upstream_for(&self, model: &str) -> Option<&Upstream> {
         self.upstreams
@@ -75,12 +98,11 @@ struct RawUpstream {
 const KEY_HELP: &str = "use `env:NAME` (an environment variable holding the provider key) or \
      `file:PATH`; for example `api_key = \"env:OPENAI_API_KEY\"`";
 
-/// Validates the raw section; `at` turns a byte offset of the file into an [`Origin`], `env`
-/// looks up environment variables (for `env:` keys).
+/// Validates the raw section; `at` turns a byte offset of the file into an [`Origin`]. Keys
+/// are only checked for syntax here; [`GatewayConfig::resolve_keys`] reads them.
 pub(crate) fn validate(
     raw: &RawGateway,
     at: &dyn Fn(usize) -> Origin,
-    env: &dyn Fn(&str) -> Option<(String, Origin)>,
 ) -> Result<GatewayConfig, ConfigError> {
     let invalid = |setting: &'static str, offset: usize, message: String| ConfigError::Invalid {
         setting,
@@ -121,7 +143,7 @@ pub(crate) fn validate(
                 format!("upstream `{name}`: {message}"),
             )
         })?;
-        let api_key = match &u.api_key {
+        let api_key_ref = match &u.api_key {
             None => None,
             Some(k) => {
                 let origin = at(k.span().start);
@@ -132,7 +154,7 @@ pub(crate) fn validate(
                     "provider key",
                     KEY_HELP,
                 )?;
-                Some(reference.resolve_as("gateway.upstreams.api_key", env, origin)?)
+                Some((reference, origin))
             }
         };
         if u.models.get_ref().is_empty() {
@@ -178,7 +200,8 @@ pub(crate) fn validate(
             name: name.to_owned(),
             api: u.api,
             base_url,
-            api_key,
+            api_key_ref,
+            api_key: None,
             models,
             timeout: millis(
                 &u.timeout_ms,

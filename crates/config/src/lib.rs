@@ -479,7 +479,7 @@ pub fn from_sources(
     };
 
     // gateway
-    let gateway = gateway::validate(&raw.gateway, &|offset| at(offset..offset), &env)?;
+    let gateway = gateway::validate(&raw.gateway, &|offset| at(offset..offset))?;
 
     Ok(Config {
         file: file.map(|(path, _)| path.to_owned()),

@@ -80,7 +80,9 @@ fn render(c: &Config) -> String {
             u.name,
             u.api,
             u.base_url,
-            u.api_key.as_ref().map_or("none", |k| k.expose()),
+            u.api_key_ref
+                .as_ref()
+                .map_or("none".to_owned(), |(r, _)| r.to_string()),
             u.models,
             u.timeout,
             u.connect_timeout
@@ -608,7 +610,7 @@ timeout_ms = 30000
             database: sqlite aigov-data/aigov.db
             log: info Text
             audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss
-            gateway upstream anthropic: Anthropic https://api.anthropic.com key=sk-ant-test models=["claude-sonnet-4", "claude-opus-4"] timeout=600s connect=5s
+            gateway upstream anthropic: Anthropic https://api.anthropic.com key=env:ANTHROPIC_API_KEY models=["claude-sonnet-4", "claude-opus-4"] timeout=600s connect=5s
             gateway upstream local: Openai http://127.0.0.1:8000/v1 key=none models=["local-coder"] timeout=30s connect=5s
         "#]],
     );
@@ -628,13 +630,17 @@ fn gateway_errors() {
         error: invalid `gateway.upstreams.api_key` in `aigov.toml` at line 6, column 11: the provider key must not be written into the config file; use `env:NAME` (an environment variable holding the provider key) or `file:PATH`; for example `api_key = "env:OPENAI_API_KEY"`
     "#]],
     );
-    check(
-        &upstream("api_key = \"env:NOPE\"\n"),
-        &[],
-        expect![[r#"
-        error: invalid `gateway.upstreams.api_key` in `aigov.toml` at line 6, column 11: `env:NOPE` refers to environment variable `NOPE`, which is not set or empty
-    "#]],
-    );
+    // A missing variable is found when `serve` reads the keys, not by other commands.
+    let mut config = from_sources(
+        Some((
+            Path::new("aigov.toml"),
+            &upstream("api_key = \"env:AIGOV_TEST_NOPE_KEY\"\n"),
+        )),
+        |_| None,
+        &Flags::default(),
+    )
+    .unwrap();
+    expect!["invalid `gateway.upstreams.api_key` in `aigov.toml` at line 6, column 11: `env:AIGOV_TEST_NOPE_KEY` refers to environment variable `AIGOV_TEST_NOPE_KEY`, which is not set or empty"].assert_eq(&config.gateway.resolve_keys().unwrap_err().to_string());
     check(
         &upstream("timeout_ms = 0\n"),
         &[],

@@ -1,6 +1,7 @@
 //! Admin-token authentication: `Authorization: Bearer` for the API, the `aigov_token` cookie for
 //! the dashboard (API reads accept the cookie too). Tokens are looked up by their SHA-256 and
-//! never logged.
+//! never logged. Only admin tokens are accepted here: a developer key (the gateway's credential)
+//! is refused like an unknown token.
 
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::{HeaderMap, request::Parts};
 use axum::response::{IntoResponse, Redirect, Response};
-use store::TokenStore;
+use store::{TokenKind, TokenStore};
 
 use crate::{AppError, AppState};
 
@@ -29,13 +30,15 @@ pub(crate) struct PageAdmin {
 }
 
 impl AppState {
-    /// The name of the active token, or `None` when the token is unknown or revoked.
+    /// The name of the active admin token, or `None` when the token is unknown, revoked or not
+    /// an admin token (a developer key).
     pub(crate) async fn authenticate(&self, token: &str) -> Result<Option<String>, AppError> {
         let hash = crate::token::hash_token(token.trim());
         Ok(self
             .store
             .active_token_by_hash(&hash)
             .await?
+            .filter(|record| record.kind == TokenKind::Admin)
             .map(|record| record.name))
     }
 }

@@ -5,6 +5,7 @@
 mod api;
 mod auth;
 mod error;
+mod gateway;
 mod log;
 mod pages;
 mod reload;
@@ -71,6 +72,9 @@ pub async fn load_bundle(path: &Path) -> Result<LoadedBundle, LoadError> {
 pub struct AppState {
     store: Store,
     audit: AuditLog,
+    gateway: config::GatewayConfig,
+    /// The client for upstream model providers (connection pooling, rustls).
+    http: reqwest::Client,
     bundle: ArcSwap<LoadedBundle>,
     bundle_path: PathBuf,
     reload_interval: Duration,
@@ -84,9 +88,40 @@ impl AppState {
         bundle_path: PathBuf,
         reload_interval: Duration,
     ) -> Arc<AppState> {
+        AppState::with_gateway(
+            store,
+            audit,
+            bundle,
+            bundle_path,
+            reload_interval,
+            config::GatewayConfig::default(),
+        )
+    }
+
+    /// [`AppState::new`] with the gateway's upstreams.
+    pub fn with_gateway(
+        store: Store,
+        audit: AuditLog,
+        bundle: LoadedBundle,
+        bundle_path: PathBuf,
+        reload_interval: Duration,
+        gateway: config::GatewayConfig,
+    ) -> Arc<AppState> {
+        let connect_timeout = gateway
+            .upstreams
+            .iter()
+            .map(|u| u.connect_timeout)
+            .max()
+            .unwrap_or(Duration::from_secs(5));
+        let http = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .build()
+            .unwrap_or_default();
         Arc::new(AppState {
             store,
             audit,
+            gateway,
+            http,
             bundle: ArcSwap::from_pointee(bundle),
             bundle_path,
             reload_interval,
@@ -99,6 +134,15 @@ impl AppState {
 
     pub fn audit(&self) -> &AuditLog {
         &self.audit
+    }
+
+    /// The model providers the gateway forwards to.
+    pub fn gateway(&self) -> &config::GatewayConfig {
+        &self.gateway
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// Records an event in the audit ledger (durable when this returns) and its details row.
@@ -171,6 +215,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/policies", get(api::policies))
         .route("/api/v1/bundle", get(api::bundle))
         .route("/api/v1/decide", post(api::decide))
+        .route("/v1/chat/completions", post(gateway::openai_chat))
+        .route("/v1/messages", post(gateway::anthropic_messages))
         .route("/log/checkpoint", get(log::checkpoint))
         .route("/log/tile/{*rest}", get(log::tile))
         .route("/log/proof/{index}", get(log::proof))

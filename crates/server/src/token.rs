@@ -1,4 +1,4 @@
-//! Admin tokens: generation and the hash under which the store keeps them.
+//! Admin tokens and developer keys: generation and the hash under which the store keeps them.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -7,10 +7,23 @@ use sha2::{Digest, Sha256};
 /// Every admin token starts with this, so leaked tokens are easy to recognise (and scan for).
 pub const ADMIN_TOKEN_PREFIX: &str = "aigov_adm_";
 
+/// Every developer key (the AI gateway's per-person credential) starts with this.
+pub const DEVELOPER_KEY_PREFIX: &str = "aigov_dev_";
+
 /// A new admin token: the prefix plus 32 random bytes as unpadded base64url (43 characters).
 pub fn generate_admin_token() -> String {
+    generate(ADMIN_TOKEN_PREFIX)
+}
+
+/// A new developer key: [`DEVELOPER_KEY_PREFIX`] plus 32 random bytes as unpadded base64url
+/// (43 characters). Stored, like admin tokens, only as its [`hash_token`].
+pub fn generate_developer_key() -> String {
+    generate(DEVELOPER_KEY_PREFIX)
+}
+
+fn generate(prefix: &str) -> String {
     let bytes: [u8; 32] = rand::random();
-    format!("{ADMIN_TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// SHA-256 of the token, lowercase hex: what the store keeps and looks tokens up by.
@@ -24,15 +37,20 @@ mod tests {
 
     #[test]
     fn generated_tokens_have_the_documented_shape() {
-        let a = generate_admin_token();
-        let b = generate_admin_token();
-        assert_ne!(a, b);
-        let body = a.strip_prefix(ADMIN_TOKEN_PREFIX).expect("prefix");
-        assert_eq!(body.len(), 43);
-        assert!(
-            body.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        );
+        for (generate, prefix) in [
+            (generate_admin_token as fn() -> String, ADMIN_TOKEN_PREFIX),
+            (generate_developer_key, DEVELOPER_KEY_PREFIX),
+        ] {
+            let a = generate();
+            let b = generate();
+            assert_ne!(a, b);
+            let body = a.strip_prefix(prefix).expect("prefix");
+            assert_eq!(body.len(), 43);
+            assert!(
+                body.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            );
+        }
     }
 
     #[test]

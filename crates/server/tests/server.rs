@@ -13,6 +13,9 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+#[path = "server/gateway.rs"]
+mod gateway;
+
 const AUDIT_ORIGIN: &str = "aigov.test/server";
 const AUDIT_KEY_NAME: &str = "aigov.test";
 
@@ -39,6 +42,11 @@ impl TestServer {
 
     /// Starts after `prepare` has edited the bundle directory.
     async fn start_with(prepare: impl FnOnce(&Path)) -> TestServer {
+        TestServer::start_full(prepare, config::GatewayConfig::default()).await
+    }
+
+    /// Starts with the gateway forwarding to `gateway`'s upstreams.
+    async fn start_full(prepare: impl FnOnce(&Path), gateway: config::GatewayConfig) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let bundle_dir = dir.path().join("bundle");
         bundle::example::write_to(&bundle_dir).unwrap();
@@ -54,6 +62,8 @@ impl TestServer {
                 name: "test-admin".to_owned(),
                 kind: TokenKind::Admin,
                 hash: server::token::hash_token(&token),
+                person: None,
+                repo: None,
             })
             .await
             .unwrap();
@@ -64,12 +74,13 @@ impl TestServer {
         settings.checkpoint_interval = Some(Duration::from_millis(50));
         settings.replica = Some("test-replica".to_owned());
         let audit = audit::AuditLog::start(store.clone(), signer, settings);
-        let state = AppState::new(
+        let state = AppState::with_gateway(
             store.clone(),
             audit.clone(),
             loaded,
             bundle_dir.clone(),
             Duration::from_millis(100),
+            gateway,
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -306,7 +317,12 @@ async fn revoked_token_is_refused() {
         s.get("/api/v1/bundle", Auth::Bearer).await.status(),
         StatusCode::OK
     );
-    assert!(s.store.revoke_token("test-admin").await.unwrap());
+    assert!(
+        s.store
+            .revoke_token(TokenKind::Admin, "test-admin")
+            .await
+            .unwrap()
+    );
     check(
         &s,
         "/api/v1/bundle",
@@ -317,6 +333,90 @@ async fn revoked_token_is_refused() {
         {"error":{"code":"unauthorized","message":"invalid or revoked admin token"}}"#]],
     )
     .await;
+    s.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn developer_key_cannot_use_the_api_or_dashboard() {
+    let s = TestServer::start().await;
+    let key = server::token::generate_developer_key();
+    s.store
+        .insert_token(NewToken {
+            name: "lena-1".to_owned(),
+            kind: TokenKind::Developer,
+            hash: server::token::hash_token(&key),
+            person: Some("lena".to_owned()),
+            repo: Some("acme/storefront".to_owned()),
+        })
+        .await
+        .unwrap();
+    for path in ["/api/v1/inventory", "/api/v1/policies", "/api/v1/bundle"] {
+        check(
+            &s,
+            path,
+            Auth::BearerOf(&key),
+            expect![[r#"
+            401
+            www-authenticate: Bearer
+            {"error":{"code":"unauthorized","message":"invalid or revoked admin token"}}"#]],
+        )
+        .await;
+    }
+    let decide = s
+        .client
+        .post(s.url("/api/v1/decide"))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body(r#"{"action":"SendPrompt","principal":"lena","resource":"acme/storefront"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decide.status(), StatusCode::UNAUTHORIZED);
+    // Nor as the dashboard cookie, for API reads or pages.
+    let cookie = format!("aigov_token={key}");
+    let read = s
+        .client
+        .get(s.url("/api/v1/bundle"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::UNAUTHORIZED);
+    let page = s
+        .client
+        .get(s.url("/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+    assert_eq!(page.headers()["location"], "/login");
+
+    // Logging in with it fails like a wrong token, sets no cookie, and is recorded as a failure.
+    let login = s
+        .client
+        .post(s.url("/login"))
+        .form(&[("token", key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::UNAUTHORIZED);
+    assert!(login.headers().get("set-cookie").is_none());
+    let logins: Vec<_> = s
+        .ledger()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == ledger::EntryKind::Authentication)
+        .collect();
+    assert_eq!(logins.len(), 1, "{logins:?}");
+    assert_eq!(logins[0].actor, "unknown");
+    assert_eq!(logins[0].outcome, ledger::Outcome::Failure);
+
+    // The admin token still works.
+    assert_eq!(
+        s.get("/api/v1/bundle", Auth::Bearer).await.status(),
+        StatusCode::OK
+    );
     s.stop().await.unwrap();
 }
 
@@ -658,7 +758,10 @@ async fn dashboard_needs_login_and_shows_teams() {
     );
 
     // Revoking the token ends the dashboard session too.
-    s.store.revoke_token("test-admin").await.unwrap();
+    s.store
+        .revoke_token(TokenKind::Admin, "test-admin")
+        .await
+        .unwrap();
     assert_eq!(
         s.get("/", Auth::Cookie).await.status(),
         StatusCode::SEE_OTHER

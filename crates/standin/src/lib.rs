@@ -21,6 +21,7 @@ mod content;
 mod error;
 mod fault;
 mod openai;
+pub mod sdk;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;

@@ -1,7 +1,7 @@
 //! Behaviour of the stand-in over HTTP: wire shapes, auth, faults, recording, the binary and the official SDKs.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -1005,87 +1005,14 @@ fn binary_refuses_non_loopback_addresses() {
     assert!(out.stdout.is_empty());
 }
 
-/// A python3 that can import `openai` and `anthropic`: `$AIGOV_SDK_PYTHON`, the system
-/// The SDK versions the stand-in is checked against (pinned so CI is reproducible).
-const SDK_PINS: [&str; 2] = ["openai==3.54.0", "anthropic==2.12.0"];
-
-/// python3, or a venv under the target directory (created with pip on first use).
-fn sdk_python() -> Result<PathBuf, String> {
-    let imports = |python: &Path| {
-        Command::new(python)
-            .args(["-c", "import openai, anthropic"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if let Some(p) = std::env::var_os("AIGOV_SDK_PYTHON") {
-        let p = PathBuf::from(p);
-        return if imports(&p) {
-            Ok(p)
-        } else {
-            Err(format!(
-                "AIGOV_SDK_PYTHON={} cannot import openai and anthropic",
-                p.display()
-            ))
-        };
-    }
-    if imports(Path::new("python3")) {
-        return Ok(PathBuf::from("python3"));
-    }
-    // target/<profile>/aigov-standin -> target/standin-sdk-venv
-    let bin = Path::new(env!("CARGO_BIN_EXE_aigov-standin"));
-    let target = bin.parent().and_then(Path::parent).ok_or("no target dir")?;
-    let venv = target.join("standin-sdk-venv");
-    let python = venv.join("bin").join("python");
-    if imports(&python) {
-        return Ok(python);
-    }
-    eprintln!(
-        "standin: installing openai and anthropic into {}",
-        venv.display()
-    );
-    let ok = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        return Err("python3 -m venv failed (is python3 with venv installed?)".into());
-    }
-    let ok = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .args(SDK_PINS)
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok && imports(&python) {
-        Ok(python)
-    } else {
-        Err(format!(
-            "pip install openai anthropic into {} failed",
-            venv.display()
-        ))
-    }
-}
-
 #[test]
 fn official_sdks_parse_the_standin() {
-    let python = match sdk_python() {
-        Ok(p) => p,
-        Err(why) if std::env::var_os("AIGOV_REQUIRE_SDK").is_none() => {
-            eprintln!("\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-            eprintln!("!!! SKIPPED official_sdks_parse_the_standin: {why}");
-            eprintln!("!!! set AIGOV_REQUIRE_SDK=1 to make this a failure");
-            eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
-            return;
-        }
-        Err(why) => panic!("AIGOV_REQUIRE_SDK is set but the SDKs are unavailable: {why}"),
+    // target/<profile>/aigov-standin -> target
+    let bin = Path::new(env!("CARGO_BIN_EXE_aigov-standin"));
+    let target = bin.parent().and_then(Path::parent).expect("target dir");
+    let Some(python) = standin::sdk::python_or_skip(target, "official_sdks_parse_the_standin")
+    else {
+        return;
     };
     let (_server, url) = start_binary();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk_check.py");

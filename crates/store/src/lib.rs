@@ -183,6 +183,8 @@ pub fn normalize_time(t: OffsetDateTime) -> OffsetDateTime {
 pub enum TokenKind {
     /// Full access to the API and dashboard.
     Admin,
+    /// A person's key for the AI gateway; no access to the API or dashboard.
+    Developer,
 }
 
 impl TokenKind {
@@ -190,6 +192,15 @@ impl TokenKind {
     pub fn as_str(self) -> &'static str {
         match self {
             TokenKind::Admin => "admin",
+            TokenKind::Developer => "developer",
+        }
+    }
+
+    /// What [`StoreError::Duplicate`] calls a credential of this kind.
+    pub fn noun(self) -> &'static str {
+        match self {
+            TokenKind::Admin => "token",
+            TokenKind::Developer => "developer key",
         }
     }
 }
@@ -205,6 +216,7 @@ impl FromStr for TokenKind {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "admin" => Ok(TokenKind::Admin),
+            "developer" => Ok(TokenKind::Developer),
             other => Err(StoreError::InvalidData(format!(
                 "unknown token kind `{other}`"
             ))),
@@ -212,12 +224,18 @@ impl FromStr for TokenKind {
     }
 }
 
+/// A credential to store. Names are unique among the active credentials of one kind.
 #[derive(Debug, Clone)]
 pub struct NewToken {
     pub name: String,
     pub kind: TokenKind,
     /// SHA-256 of the token, hex. The token itself is never stored.
     pub hash: String,
+    /// The inventory person a developer key belongs to (required for
+    /// [`TokenKind::Developer`]; the database refuses a developer key without one).
+    pub person: Option<String>,
+    /// A developer key's default repository scope, `owner/name`.
+    pub repo: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -226,23 +244,35 @@ pub struct TokenRecord {
     pub name: String,
     pub kind: TokenKind,
     pub hash: String,
+    /// The inventory person a developer key belongs to.
+    pub person: Option<String>,
+    /// A developer key's default repository scope, `owner/name`.
+    pub repo: Option<String>,
     pub created_at: OffsetDateTime,
     pub revoked_at: Option<OffsetDateTime>,
 }
 
 pub trait TokenStore {
+    /// Fails with [`StoreError::Duplicate`] (`what` is [`TokenKind::noun`]) when an active
+    /// credential of the same kind has that name, or any credential has that hash.
     fn insert_token(
         &self,
         token: NewToken,
     ) -> impl Future<Output = Result<TokenRecord, StoreError>> + Send;
-    /// Only tokens that are not revoked.
+    /// Only tokens that are not revoked, of any kind: callers check
+    /// [`TokenRecord::kind`].
     fn active_token_by_hash(
         &self,
         hash: &str,
     ) -> impl Future<Output = Result<Option<TokenRecord>, StoreError>> + Send;
+    /// Every credential of every kind, revoked ones included, oldest first.
     fn list_tokens(&self) -> impl Future<Output = Result<Vec<TokenRecord>, StoreError>> + Send;
-    /// Returns whether an active token of that name existed.
-    fn revoke_token(&self, name: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Revokes the active credential of this kind and name; returns whether one existed.
+    fn revoke_token(
+        &self,
+        kind: TokenKind,
+        name: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// A governance-relevant event (bundle loaded, decision made, admin action…). Later issues put
@@ -322,10 +352,10 @@ impl TokenStore for Store {
         }
     }
 
-    async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
+    async fn revoke_token(&self, kind: TokenKind, name: &str) -> Result<bool, StoreError> {
         match &*self.inner {
-            Backend::Sqlite(s) => s.revoke_token(name).await,
-            Backend::Postgres(p) => p.revoke_token(name).await,
+            Backend::Sqlite(s) => s.revoke_token(kind, name).await,
+            Backend::Postgres(p) => p.revoke_token(kind, name).await,
         }
     }
 }

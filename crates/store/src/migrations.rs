@@ -161,6 +161,34 @@ CREATE TABLE ledger_checkpoints (
 CREATE INDEX ledger_checkpoints_size ON ledger_checkpoints (size);
 ",
     },
+    Migration {
+        version: 3,
+        name: "developer keys",
+        sqlite: "
+-- Developer keys (kind `developer`) belong to an inventory person and may carry a default
+-- repository scope (`owner/name`). SQLite checks the constraint against existing rows, which
+-- are all admin tokens.
+ALTER TABLE api_tokens ADD COLUMN person TEXT
+    CONSTRAINT api_tokens_developer_person
+    CHECK (kind <> 'developer' OR (person IS NOT NULL AND person <> ''));
+ALTER TABLE api_tokens ADD COLUMN repo TEXT;
+-- Names are unique among the active credentials of one kind (admin tokens and developer keys
+-- are listed and revoked separately).
+DROP INDEX api_tokens_active_name_key;
+CREATE UNIQUE INDEX api_tokens_active_kind_name_key ON api_tokens (kind, name)
+    WHERE revoked_at IS NULL;
+",
+        postgres: "
+ALTER TABLE api_tokens
+    ADD COLUMN person text,
+    ADD COLUMN repo text,
+    ADD CONSTRAINT api_tokens_developer_person
+        CHECK (kind <> 'developer' OR (person IS NOT NULL AND person <> ''));
+DROP INDEX api_tokens_active_name_key;
+CREATE UNIQUE INDEX api_tokens_active_kind_name_key ON api_tokens (kind, name)
+    WHERE revoked_at IS NULL;
+",
+    },
 ];
 
 /// The schema version this build creates and understands.
@@ -192,5 +220,43 @@ mod tests {
             assert!(!m.sqlite.trim().is_empty() && !m.postgres.trim().is_empty());
         }
         assert_eq!(LATEST_SCHEMA_VERSION as usize, MIGRATIONS.len());
+    }
+
+    /// Migration 3 on a database that already holds tokens: existing admin tokens keep working,
+    /// developer keys need a person, and names become unique per kind.
+    #[test]
+    fn developer_keys_migration_upgrades_existing_tokens() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for m in &MIGRATIONS[..2] {
+            conn.execute_batch(m.sqlite).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO api_tokens (name, kind, hash, created_at)
+             VALUES ('ci', 'admin', 'h1', '2025-01-01T00:00:00.000000Z');",
+        )
+        .unwrap();
+        conn.execute_batch(MIGRATIONS[2].sqlite).unwrap();
+        let (person, repo): (Option<String>, Option<String>) = conn
+            .query_row(
+                "SELECT person, repo FROM api_tokens WHERE name = 'ci'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((person, repo), (None, None));
+        let insert = |name: &str, kind: &str, hash: &str, person: Option<&str>| {
+            conn.execute(
+                "INSERT INTO api_tokens (name, kind, hash, created_at, person)
+                 VALUES (?1, ?2, ?3, '2025-01-01T00:00:00.000000Z', ?4)",
+                rusqlite::params![name, kind, hash, person],
+            )
+        };
+        insert("ci", "developer", "h2", Some("lena")).expect("same name, other kind");
+        let err = insert("nobody", "developer", "h3", None).expect_err("no person");
+        assert!(
+            err.to_string().contains("api_tokens_developer_person"),
+            "{err}"
+        );
+        insert("ci", "admin", "h4", None).expect_err("same name, same kind");
     }
 }

@@ -164,6 +164,8 @@ fn token_from_row(row: &Row) -> Result<TokenRecord, StoreError> {
         name: row.try_get(1)?,
         kind: kind.parse::<TokenKind>()?,
         hash: row.try_get(3)?,
+        person: row.try_get(6)?,
+        repo: row.try_get(7)?,
         created_at: row.try_get(4)?,
         revoked_at: row.try_get(5)?,
     })
@@ -181,7 +183,7 @@ fn event_from_row(row: &Row) -> Result<EventRecord, StoreError> {
     })
 }
 
-const TOKEN_COLUMNS: &str = "id, name, kind, hash, created_at, revoked_at";
+const TOKEN_COLUMNS: &str = "id, name, kind, hash, created_at, revoked_at, person, repo";
 const EVENT_COLUMNS: &str = "id, kind, actor, subject, outcome, at, payload";
 
 pub(crate) struct PgStore {
@@ -261,14 +263,21 @@ impl PgStore {
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(
-                "INSERT INTO api_tokens (name, kind, hash, created_at)
-                 VALUES ($1, $2, $3, $4) RETURNING id",
+                "INSERT INTO api_tokens (name, kind, hash, created_at, person, repo)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             )
             .await?;
         let res = client
             .query_one(
                 &stmt,
-                &[&token.name, &token.kind.as_str(), &token.hash, &created_at],
+                &[
+                    &token.name,
+                    &token.kind.as_str(),
+                    &token.hash,
+                    &created_at,
+                    &token.person,
+                    &token.repo,
+                ],
             )
             .await;
         match res {
@@ -277,6 +286,8 @@ impl PgStore {
                 name: token.name,
                 kind: token.kind,
                 hash: token.hash,
+                person: token.person,
+                repo: token.repo,
                 created_at,
                 revoked_at: None,
             }),
@@ -289,7 +300,7 @@ impl PgStore {
                         })
                     } else {
                         Err(StoreError::Duplicate {
-                            what: "token",
+                            what: token.kind.noun(),
                             name: token.name,
                         })
                     }
@@ -332,13 +343,18 @@ impl PgStore {
             .collect()
     }
 
-    pub(crate) async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
+    pub(crate) async fn revoke_token(
+        &self,
+        kind: TokenKind,
+        name: &str,
+    ) -> Result<bool, StoreError> {
         let now = normalize_time(OffsetDateTime::now_utc());
         let client = self.client().await?;
         let n = client
             .execute(
-                "UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL",
-                &[&now, &name],
+                "UPDATE api_tokens SET revoked_at = $1
+                 WHERE kind = $2 AND name = $3 AND revoked_at IS NULL",
+                &[&now, &kind.as_str(), &name],
             )
             .await?;
         Ok(n > 0)

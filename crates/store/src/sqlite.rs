@@ -190,6 +190,8 @@ fn token_from_row(row: &Row<'_>) -> Result<TokenRecord, StoreError> {
         name: row.get(1)?,
         kind: kind.parse::<TokenKind>()?,
         hash: row.get(3)?,
+        person: row.get(6)?,
+        repo: row.get(7)?,
         created_at: parse_time(&created_at)?,
         revoked_at: revoked_at.as_deref().map(parse_time).transpose()?,
     })
@@ -210,7 +212,7 @@ fn event_from_row(row: &Row<'_>) -> Result<EventRecord, StoreError> {
     })
 }
 
-const TOKEN_COLUMNS: &str = "id, name, kind, hash, created_at, revoked_at";
+const TOKEN_COLUMNS: &str = "id, name, kind, hash, created_at, revoked_at, person, repo";
 const EVENT_COLUMNS: &str = "id, kind, actor, subject, outcome, at, payload";
 
 fn is_unique_violation(e: &rusqlite::Error) -> Option<&str> {
@@ -310,8 +312,16 @@ impl SqliteStore {
         let created_text = format_time(created_at)?;
         self.write(move |c| {
             let res = c.execute(
-                "INSERT INTO api_tokens (name, kind, hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![token.name, token.kind.as_str(), token.hash, created_text],
+                "INSERT INTO api_tokens (name, kind, hash, created_at, person, repo)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    token.name,
+                    token.kind.as_str(),
+                    token.hash,
+                    created_text,
+                    token.person,
+                    token.repo
+                ],
             );
             match res {
                 Ok(_) => Ok(TokenRecord {
@@ -319,6 +329,8 @@ impl SqliteStore {
                     name: token.name,
                     kind: token.kind,
                     hash: token.hash,
+                    person: token.person,
+                    repo: token.repo,
                     created_at,
                     revoked_at: None,
                 }),
@@ -328,7 +340,7 @@ impl SqliteStore {
                         name: token.hash,
                     },
                     Some(_) => StoreError::Duplicate {
-                        what: "token",
+                        what: token.kind.noun(),
                         name: token.name,
                     },
                     None => e.into(),
@@ -369,13 +381,18 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
+    pub(crate) async fn revoke_token(
+        &self,
+        kind: TokenKind,
+        name: &str,
+    ) -> Result<bool, StoreError> {
         let name = name.to_owned();
         let now = format_time(OffsetDateTime::now_utc())?;
         self.write(move |c| {
             let n = c.execute(
-                "UPDATE api_tokens SET revoked_at = ?1 WHERE name = ?2 AND revoked_at IS NULL",
-                params![now, name],
+                "UPDATE api_tokens SET revoked_at = ?1
+                 WHERE kind = ?2 AND name = ?3 AND revoked_at IS NULL",
+                params![now, kind.as_str(), name],
             )?;
             Ok(n > 0)
         })

@@ -24,6 +24,8 @@ async fn migrations_are_idempotent() {
                 name: "keep".into(),
                 kind: TokenKind::Admin,
                 hash: "h1".into(),
+                person: None,
+                repo: None,
             })
             .await
             .unwrap();

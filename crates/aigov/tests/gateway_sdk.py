@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Drives `aigov serve`'s gateway with the official `openai` and `anthropic` Python SDKs.
+
+Run by `crates/aigov/tests/cli/gateway.rs` with AIGOV_URL (the gateway) and AIGOV_KEY (a
+developer key of `lena`, default repository `acme/storefront`); the upstream is the stand-in.
+Exits non-zero on the first failed check.
+"""
+
+import os
+
+import anthropic
+import openai
+
+URL = os.environ["AIGOV_URL"].rstrip("/")
+KEY = os.environ["AIGOV_KEY"]
+checks = 0
+
+
+def check(ok, what):
+    global checks
+    if not ok:
+        raise AssertionError(f"check failed: {what}")
+    checks += 1
+
+
+def expect_error(exc_type, fn, what):
+    try:
+        fn()
+    except exc_type as err:
+        check(True, what)
+        return err
+    raise AssertionError(f"check failed: {what}: no {exc_type.__name__} raised")
+
+
+oa = openai.OpenAI(
+    base_url=f"{URL}/v1",
+    api_key=KEY,
+    default_headers={"x-aigov-tool": "aider"},
+    max_retries=0,
+)
+ASK = [{"role": "user", "content": "Explain what this function does."}]
+
+r = oa.chat.completions.create(model="local-coder", messages=ASK)
+check("stand-in" in r.choices[0].message.content, "openai: JSON answer text")
+check(r.usage.prompt_tokens > 0 and r.usage.completion_tokens > 0, "openai: usage")
+
+chunks = list(
+    oa.chat.completions.create(
+        model="local-coder",
+        messages=ASK,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+)
+text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+check("stand-in" in text, "openai: streamed text")
+check(any(c.usage and c.usage.completion_tokens > 0 for c in chunks), "openai: stream usage")
+
+tools = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    }
+]
+r = oa.chat.completions.create(model="local-coder", messages=ASK, tools=tools)
+call = r.choices[0].message.tool_calls[0]
+check(call.function.name == "get_weather", "openai: tool call passes through")
+
+err = expect_error(
+    openai.PermissionDeniedError,
+    lambda: oa.chat.completions.create(
+        model="local-coder",
+        messages=[
+            {"role": "user", "content": "debug: AKIAZ3MKQ7T2X4PLW5NB wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq9Xk2Lw8V"}
+        ],
+    ),
+    "openai: a prompt with secrets is denied",
+)
+check("the prompt contains secrets" in str(err), f"openai: denial says why: {err}")
+
+expect_error(
+    openai.AuthenticationError,
+    lambda: openai.OpenAI(base_url=f"{URL}/v1", api_key="aigov_dev_wrong", max_retries=0)
+    .chat.completions.create(model="local-coder", messages=ASK),
+    "openai: an unknown key is refused",
+)
+
+an = anthropic.Anthropic(
+    base_url=URL,
+    api_key=KEY,
+    default_headers={"x-aigov-tool": "claude-code"},
+    max_retries=0,
+)
+m = an.messages.create(model="claude-sonnet-4", max_tokens=128, messages=ASK)
+check(m.content[0].type == "text" and "stand-in" in m.content[0].text, "anthropic: JSON text")
+check(m.usage.input_tokens > 0, "anthropic: usage")
+
+with an.messages.stream(
+    model="claude-sonnet-4",
+    max_tokens=512,
+    thinking={"type": "enabled", "budget_tokens": 256},
+    messages=ASK,
+) as stream:
+    final = stream.get_final_message()
+kinds = [b.type for b in final.content]
+check("thinking" in kinds and "text" in kinds, f"anthropic: thinking and text blocks: {kinds}")
+check(final.stop_reason is not None, "anthropic: stream finished")
+
+err = expect_error(
+    anthropic.PermissionDeniedError,
+    lambda: an.messages.create(
+        model="claude-sonnet-4",
+        max_tokens=64,
+        messages=ASK,
+        extra_headers={"x-aigov-repo": "acme/payments-api"},
+    ),
+    "anthropic: a vendor model on a restricted repository is denied",
+)
+check("restricted" in str(err), f"anthropic: denial says why: {err}")
+
+print(f"ok: {checks} checks")

@@ -1,0 +1,462 @@
+//! The AI gateway over real HTTP: a developer key, the example bundle's policies, the stand-in
+//! model provider as upstream, and the ledger entry every request leaves.
+
+use std::time::Duration;
+
+use config::{GatewayConfig, Secret, Upstream, UpstreamApi};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use store::{NewToken, TokenKind, TokenStore};
+
+use super::{TestServer, eventually};
+
+const UPSTREAM_OPENAI_KEY: &str = "sk-upstream-openai";
+const UPSTREAM_ANTHROPIC_KEY: &str = "sk-ant-upstream";
+
+struct Gateway {
+    server: TestServer,
+    standin: standin::StandIn,
+    /// lena's developer key, default repository `acme/storefront`.
+    key: String,
+}
+
+fn upstream(
+    name: &str,
+    api: UpstreamApi,
+    base_url: String,
+    key: &str,
+    models: &[&str],
+) -> Upstream {
+    Upstream {
+        name: name.to_owned(),
+        api,
+        base_url,
+        api_key_ref: None,
+        api_key: Some(Secret::new(key)),
+        models: models.iter().map(|m| (*m).to_owned()).collect(),
+        timeout: Duration::from_secs(10),
+        connect_timeout: Duration::from_secs(2),
+    }
+}
+
+async fn gateway() -> Gateway {
+    let standin = standin::spawn(standin::Options::new(
+        UPSTREAM_OPENAI_KEY,
+        UPSTREAM_ANTHROPIC_KEY,
+    ))
+    .await
+    .unwrap();
+    let config = GatewayConfig {
+        upstreams: vec![
+            upstream(
+                "local",
+                UpstreamApi::Openai,
+                standin.openai_base_url(),
+                UPSTREAM_OPENAI_KEY,
+                &["local-coder"],
+            ),
+            upstream(
+                "anthropic",
+                UpstreamApi::Anthropic,
+                standin.anthropic_base_url(),
+                UPSTREAM_ANTHROPIC_KEY,
+                &["claude-sonnet-4"],
+            ),
+        ],
+    };
+    let server = TestServer::start_full(|_| {}, config).await;
+    let key = "aigov_dev_lena_test_key_0123456789abcdefghijklmnop".to_owned();
+    server
+        .store
+        .insert_token(NewToken {
+            name: "lena-1".to_owned(),
+            kind: TokenKind::Developer,
+            hash: server::token::hash_token(&key),
+            person: Some("lena".to_owned()),
+            repo: Some("acme/storefront".to_owned()),
+        })
+        .await
+        .unwrap();
+    Gateway {
+        server,
+        standin,
+        key,
+    }
+}
+
+impl Gateway {
+    fn openai(&self, body: Value) -> reqwest::RequestBuilder {
+        self.server
+            .client
+            .post(self.server.url("/v1/chat/completions"))
+            .bearer_auth(&self.key)
+            .header("x-aigov-tool", "aider")
+            .json(&body)
+    }
+
+    fn anthropic(&self, body: Value) -> reqwest::RequestBuilder {
+        self.server
+            .client
+            .post(self.server.url("/v1/messages"))
+            .header("x-api-key", &self.key)
+            .header("anthropic-version", "2023-06-01")
+            .header("anthropic-beta", "interleaved-thinking-2025-05-14")
+            .header("x-aigov-tool", "claude-code")
+            .json(&body)
+    }
+
+    /// The details rows of gateway requests, once `n` exist (a row follows its entry).
+    async fn rows(&self, n: usize) -> Vec<store::EventRecord> {
+        eventually("gateway details rows", || async {
+            let rows = self.server.events("gateway.request").await;
+            (rows.len() >= n).then_some(rows)
+        })
+        .await
+    }
+
+    /// Gateway entries in the ledger, oldest first, once `n` exist.
+    async fn entries(&self, n: usize) -> Vec<ledger::Entry> {
+        eventually("gateway ledger entries", || async {
+            let entries: Vec<ledger::Entry> = self
+                .server
+                .ledger()
+                .await
+                .into_iter()
+                .filter(|e| e.kind == ledger::EntryKind::GatewayRequest)
+                .collect();
+            (entries.len() >= n).then_some(entries)
+        })
+        .await
+    }
+}
+
+fn chat(model: &str, prompt: &str, stream: bool) -> Value {
+    json!({
+        "model": model,
+        "stream": stream,
+        "stream_options": { "include_usage": true },
+        "messages": [{ "role": "user", "content": prompt }],
+    })
+}
+
+#[tokio::test]
+async fn openai_json_and_stream_pass_through_with_the_upstream_key() {
+    let g = gateway().await;
+    let response = g
+        .openai(chat("local-coder", "explain this function", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["object"], "chat.completion");
+    assert!(
+        body["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("stand-in")
+    );
+
+    let response = g
+        .openai(chat("local-coder", "and stream it", true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let text = response.text().await.unwrap();
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+
+    // The upstream saw its own key, never the developer's.
+    let seen = g.standin.requests();
+    assert_eq!(seen.len(), 2);
+    for r in &seen {
+        assert_eq!(
+            r.headers["authorization"],
+            format!("Bearer {UPSTREAM_OPENAI_KEY}")
+        );
+        assert!(!format!("{:?}", r.headers).contains(&g.key));
+    }
+
+    let entries = g.entries(2).await;
+    let summary: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {:?} {:?} tool={} model={} status={} stream={}",
+                e.actor,
+                e.subject,
+                e.outcome,
+                e.decision,
+                e.fields["tool"],
+                e.fields["model"],
+                e.fields["status"],
+                e.fields["stream"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "lena repo:acme/storefront Success Some(Allow) tool=aider model=local-coder status=200 stream=false",
+            "lena repo:acme/storefront Success Some(Allow) tool=aider model=local-coder status=200 stream=true",
+        ]
+    );
+    // The streamed request's details hold the usage from the final chunk.
+    let rows = g.rows(2).await;
+    assert_eq!(rows[1].payload["stream_complete"], true);
+    assert!(
+        rows[1].payload["usage"]["completion_tokens"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    g.server.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn anthropic_stream_keeps_version_and_beta_headers_and_thinking_blocks() {
+    let g = gateway().await;
+    let response = g
+        .anthropic(json!({
+            "model": "claude-sonnet-4",
+            "max_tokens": 256,
+            "stream": true,
+            "thinking": { "type": "enabled", "budget_tokens": 128 },
+            "messages": [{ "role": "user", "content": "plan the refactor" }],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    for event in [
+        "event: message_start",
+        "\"type\":\"thinking_delta\"",
+        "\"type\":\"signature_delta\"",
+        "event: message_stop",
+    ] {
+        assert!(text.contains(event), "{event} in {text}");
+    }
+    let seen = g.standin.requests();
+    assert_eq!(seen[0].headers["anthropic-version"], "2023-06-01");
+    assert_eq!(
+        seen[0].headers["anthropic-beta"],
+        "interleaved-thinking-2025-05-14"
+    );
+    assert_eq!(seen[0].headers["x-api-key"], UPSTREAM_ANTHROPIC_KEY);
+    let entries = g.entries(1).await;
+    assert_eq!(entries[0].fields["tool"], "claude-code");
+    assert_eq!(entries[0].outcome, ledger::Outcome::Success);
+}
+
+#[tokio::test]
+async fn denials_come_back_in_the_sdk_format_and_never_reach_the_upstream() {
+    let g = gateway().await;
+    // A secret in the prompt: the example bundle's `no-secrets-in-prompts` denies.
+    let response = g
+        .openai(chat(
+            "local-coder",
+            "why does this fail? aws_secret_access_key = \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq9Xk2Lw8V\" AKIAZ3MKQ7T2X4PLW5NB",
+            false,
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "policy_denied");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("the prompt contains secrets"), "{message}");
+
+    // A vendor-cloud model on a restricted repository, in Anthropic's error format.
+    let response = g
+        .anthropic(json!({
+            "model": "claude-sonnet-4",
+            "max_tokens": 64,
+            "messages": [{ "role": "user", "content": "hello" }],
+        }))
+        .header("x-aigov-repo", "acme/payments-api")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["type"], "error");
+    assert_eq!(body["error"]["type"], "permission_error");
+
+    // Unknown key: 401, and nothing recorded for a caller aigov cannot name.
+    let response = g
+        .server
+        .client
+        .post(g.server.url("/v1/messages"))
+        .header("x-api-key", "aigov_dev_not_a_key")
+        .json(&json!({"model": "claude-sonnet-4", "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "authentication_error");
+
+    assert!(
+        g.standin.requests().is_empty(),
+        "denied requests are not forwarded"
+    );
+    let entries = g.entries(2).await;
+    let findings: Vec<Option<&String>> = entries.iter().map(|e| e.fields.get("findings")).collect();
+    assert_eq!(
+        entries.iter().map(|e| e.decision).collect::<Vec<_>>(),
+        [Some(ledger::Decision::Deny), Some(ledger::Decision::Deny)]
+    );
+    assert_eq!(
+        findings[0].map(String::as_str),
+        Some("aws-access-key-id,aws-secret-access-key")
+    );
+    // The secret itself is nowhere in the ledger or the details.
+    let rows = g.rows(2).await;
+    assert!(!format!("{entries:?}{rows:?}").contains("wJalrXUtnFEMI"));
+}
+
+#[tokio::test]
+async fn upstream_failures_are_reported_and_recorded() {
+    let g = gateway().await;
+    // A 500 from the provider passes through in its own format and is recorded as a failure.
+    g.standin
+        .inject_fault(
+            standin::Fault {
+                status: Some(500),
+                ..Default::default()
+            },
+            1,
+        )
+        .unwrap();
+    let response = g
+        .openai(chat("local-coder", "hi", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+
+    // A stream cut off mid-way ends without its terminator and is recorded incomplete.
+    g.standin
+        .inject_fault(
+            standin::Fault {
+                cut_after_events: Some(2),
+                ..Default::default()
+            },
+            1,
+        )
+        .unwrap();
+    let response = g
+        .openai(chat("local-coder", "stream then break", true))
+        .send()
+        .await
+        .unwrap();
+    let text = response.text().await.unwrap_or_default();
+    assert!(!text.contains("[DONE]"), "{text}");
+
+    let entries = g.entries(2).await;
+    let outcomes: Vec<(ledger::Outcome, &str)> = entries
+        .iter()
+        .map(|e| (e.outcome, e.fields["status"].as_str()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (ledger::Outcome::Failure, "500"),
+            (ledger::Outcome::Failure, "200"),
+        ]
+    );
+    let rows = g.rows(2).await;
+    assert_eq!(rows[1].payload["stream_complete"], false);
+}
+
+#[tokio::test]
+async fn an_unreachable_upstream_is_a_clear_502() {
+    // Bind then drop: nothing listens on that port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = GatewayConfig {
+        upstreams: vec![upstream(
+            "local",
+            UpstreamApi::Openai,
+            format!("http://127.0.0.1:{port}/v1"),
+            UPSTREAM_OPENAI_KEY,
+            &["local-coder"],
+        )],
+    };
+    let server = TestServer::start_full(|_| {}, config).await;
+    let key = "aigov_dev_lena_unreachable_0123456789abcdefghijklm";
+    server
+        .store
+        .insert_token(NewToken {
+            name: "lena-1".to_owned(),
+            kind: TokenKind::Developer,
+            hash: server::token::hash_token(key),
+            person: Some("lena".to_owned()),
+            repo: Some("acme/storefront".to_owned()),
+        })
+        .await
+        .unwrap();
+    let response = server
+        .client
+        .post(server.url("/v1/chat/completions"))
+        .bearer_auth(key)
+        .header("x-aigov-tool", "aider")
+        .json(&chat("local-coder", "hi", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["error"]["message"],
+        "upstream `local` refused the connection; the request was not completed (aigov recorded it)"
+    );
+    let entries: Vec<ledger::Entry> = server
+        .ledger()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == ledger::EntryKind::GatewayRequest)
+        .collect();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].fields["status"], "502");
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_mid_stream_is_still_recorded() {
+    let g = gateway().await;
+    // A slow upstream stream: 200 ms between events.
+    g.standin
+        .inject_fault(
+            standin::Fault {
+                event_delay_ms: Some(200),
+                ..Default::default()
+            },
+            1,
+        )
+        .unwrap();
+    let mut response = g
+        .openai(chat("local-coder", "stream slowly", true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let first = response.chunk().await.unwrap().expect("a first chunk");
+    assert!(!first.is_empty());
+    drop(response);
+
+    let entries = g.entries(1).await;
+    assert_eq!(entries[0].outcome, ledger::Outcome::Failure);
+    let rows = g.rows(1).await;
+    assert_eq!(rows[0].payload["stream_complete"], false);
+}
