@@ -280,24 +280,7 @@ async fn list(store: &Store) -> anyhow::Result<u8> {
             ]
         })
         .collect();
-    let header = ["NAME", "PERSON", "REPO", "CREATED", "REVOKED"].map(str::to_owned);
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| {
-            rows.iter()
-                .chain([&header])
-                .map(|r| r[i].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for row in [&header].into_iter().chain(&rows) {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        println!("{}", line.join("  ").trim_end());
-    }
+    crate::table::print(["NAME", "PERSON", "REPO", "CREATED", "REVOKED"], &rows);
     Ok(exit::OK)
 }
 

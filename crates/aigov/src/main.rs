@@ -7,6 +7,7 @@ mod key;
 mod policy;
 mod scan;
 mod serve;
+mod table;
 mod token;
 
 use std::path::PathBuf;
