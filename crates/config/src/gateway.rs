@@ -187,15 +187,7 @@ pub(crate) fn validate(
             }
             models.push(model);
         }
-        let millis = |v: &Option<Spanned<u64>>, setting: &'static str, default: u64| match v {
-            Some(ms) if *ms.get_ref() == 0 => Err(invalid(
-                setting,
-                ms.span().start,
-                "must be at least 1".to_owned(),
-            )),
-            Some(ms) => Ok(Duration::from_millis(*ms.get_ref())),
-            None => Ok(Duration::from_millis(default)),
-        };
+        let millis = |v, setting, default| crate::positive_millis(v, setting, default, at);
         upstreams.push(Upstream {
             name: name.to_owned(),
             api: u.api,

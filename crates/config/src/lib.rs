@@ -362,18 +362,17 @@ pub fn from_sources(
         .or(raw.bundle.path);
     let is_default = bundle_path.is_none();
     let bundle_path = bundle_path.unwrap_or_else(|| data_dir.join("bundle"));
-    let reload_interval_ms = match &raw.bundle.reload_interval_ms {
-        Some(ms) if *ms.get_ref() == 0 => {
-            let (path, text) = file_path.expect("spanned values only come from a file");
-            return Err(ConfigError::Invalid {
-                setting: "bundle.reload_interval_ms",
-                origin: file_origin(path, text, ms.span().start),
-                message: "must be at least 1".to_owned(),
-            });
-        }
-        Some(ms) => *ms.get_ref(),
-        None => DEFAULT_RELOAD_INTERVAL_MS,
+    // Spanned values only come from the file.
+    let at = |offset: usize| {
+        let (path, text) = file_path.expect("spanned values only come from a file");
+        file_origin(path, text, offset)
     };
+    let reload_interval = positive_millis(
+        &raw.bundle.reload_interval_ms,
+        "bundle.reload_interval_ms",
+        DEFAULT_RELOAD_INTERVAL_MS,
+        &at,
+    )?;
 
     // database
     let url = env(env::DATABASE_URL).or_else(|| from_file(&raw.database.url));
@@ -418,16 +417,12 @@ pub fn from_sources(
     };
 
     // audit
-    let at = |span: std::ops::Range<usize>| {
-        let (path, text) = file_path.expect("spanned values only come from a file");
-        file_origin(path, text, span.start)
-    };
     let origin = match &raw.audit.origin {
         Some(o) => {
             let value = o.get_ref().trim();
             check_origin(value).map_err(|message| ConfigError::Invalid {
                 setting: "audit.origin",
-                origin: at(o.span()),
+                origin: at(o.span().start),
                 message,
             })?;
             value.to_owned()
@@ -438,30 +433,25 @@ pub fn from_sources(
         Some(k) => parse_secret_ref(
             k.get_ref().trim(),
             "audit.signing_key",
-            &at(k.span()),
+            &at(k.span().start),
             "signing key",
             KEY_REF_HELP,
         )?,
         None => SecretRef::File(data_dir.join(DEFAULT_AUDIT_KEY_FILE)),
     };
-    let checkpoint_interval_ms = match &raw.audit.checkpoint_interval_ms {
-        Some(ms) if *ms.get_ref() == 0 => {
-            return Err(ConfigError::Invalid {
-                setting: "audit.checkpoint_interval_ms",
-                origin: at(ms.span()),
-                message: "must be at least 1".to_owned(),
-            });
-        }
-        Some(ms) => *ms.get_ref(),
-        None => DEFAULT_CHECKPOINT_INTERVAL_MS,
-    };
+    let checkpoint_interval = positive_millis(
+        &raw.audit.checkpoint_interval_ms,
+        "audit.checkpoint_interval_ms",
+        DEFAULT_CHECKPOINT_INTERVAL_MS,
+        &at,
+    )?;
     let replica = match &raw.audit.replica {
         Some(r) => {
             let value = r.get_ref().trim();
             if value.is_empty() || value.len() > 128 || value.chars().any(char::is_control) {
                 return Err(ConfigError::Invalid {
                     setting: "audit.replica",
-                    origin: at(r.span()),
+                    origin: at(r.span().start),
                     message: "expected a printable name of 1 to 128 bytes".to_owned(),
                 });
             }
@@ -473,13 +463,13 @@ pub fn from_sources(
         key_name: origin.split('/').next().unwrap_or(&origin).to_owned(),
         origin,
         signing_key,
-        checkpoint_interval: Duration::from_millis(checkpoint_interval_ms),
+        checkpoint_interval,
         durability: raw.audit.durability.unwrap_or(Durability::PowerLoss),
         replica,
     };
 
     // gateway
-    let gateway = gateway::validate(&raw.gateway, &|offset| at(offset..offset))?;
+    let gateway = gateway::validate(&raw.gateway, &at)?;
 
     Ok(Config {
         file: file.map(|(path, _)| path.to_owned()),
@@ -488,7 +478,7 @@ pub fn from_sources(
         bundle: BundleConfig {
             path: bundle_path,
             is_default,
-            reload_interval: Duration::from_millis(reload_interval_ms),
+            reload_interval,
         },
         database,
         log,
@@ -524,6 +514,24 @@ fn check_origin(origin: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// A duration in milliseconds of at least 1, or `default` when not set.
+fn positive_millis(
+    value: &Option<Spanned<u64>>,
+    setting: &'static str,
+    default: u64,
+    at: &dyn Fn(usize) -> Origin,
+) -> Result<Duration, ConfigError> {
+    match value {
+        Some(ms) if *ms.get_ref() == 0 => Err(ConfigError::Invalid {
+            setting,
+            origin: at(ms.span().start),
+            message: "must be at least 1".to_owned(),
+        }),
+        Some(ms) => Ok(Duration::from_millis(*ms.get_ref())),
+        None => Ok(Duration::from_millis(default)),
+    }
 }
 
 /// 1-based line and column of a byte offset in the file text.
