@@ -321,15 +321,14 @@ async fn handle(state: Arc<AppState>, api: Api, headers: HeaderMap, body: Bytes)
     };
     let Some(repo) = repo else {
         let message = "no repository: send the `x-aigov-repo: owner/name` header, or use a key with a default repository (`aigov key create --repo`)";
-        return deny(
-            &state,
-            api,
-            &outline,
-            StatusCode::BAD_REQUEST,
+        let refusal = Refusal {
+            status: StatusCode::BAD_REQUEST,
+            kind: ErrorKind::Invalid,
+            decision: None,
             message,
-            None,
-        )
-        .await;
+            details: serde_json::json!({}),
+        };
+        return refuse(&state, api, &outline, refusal).await;
     };
 
     let request = DecisionRequest::SendPrompt {
@@ -356,16 +355,14 @@ async fn handle(state: Arc<AppState>, api: Api, headers: HeaderMap, body: Bytes)
         } else {
             format!("denied by aigov policy: {}", reasons.join("; "))
         };
-        let details = serde_json::json!({ "decision": decision });
-        return deny(
-            &state,
-            api,
-            &outline,
-            StatusCode::FORBIDDEN,
-            &message,
-            Some(details),
-        )
-        .await;
+        let refusal = Refusal {
+            status: StatusCode::FORBIDDEN,
+            kind: ErrorKind::Denied,
+            decision: Some(ledger::Decision::Deny),
+            message: &message,
+            details: serde_json::json!({ "decision": decision }),
+        };
+        return refuse(&state, api, &outline, refusal).await;
     }
 
     let Some(upstream) = state
@@ -377,34 +374,70 @@ async fn handle(state: Arc<AppState>, api: Api, headers: HeaderMap, body: Bytes)
         let message = format!(
             "model `{model}` is allowed but no upstream serves it over this API; ask your platform team to route it in `[[gateway.upstreams]]`"
         );
-        return deny(&state, api, &outline, StatusCode::NOT_FOUND, &message, None).await;
+        let refusal = Refusal {
+            status: StatusCode::NOT_FOUND,
+            kind: ErrorKind::Invalid,
+            decision: Some(ledger::Decision::Allow),
+            message: &message,
+            details: serde_json::json!({}),
+        };
+        return refuse(&state, api, &outline, refusal).await;
     };
     forward(state, api, &headers, body, upstream, outline).await
 }
 
-/// Records a refused request, then answers with the SDK-shaped error.
-async fn deny(
+/// The upstream failed (no answer, or a broken one): 502, recorded.
+async fn upstream_failed(
     state: &AppState,
     api: Api,
     outline: &Outline,
-    status: StatusCode,
     message: &str,
-    details: Option<Value>,
+    details: Value,
 ) -> Response {
-    let mut details = details.unwrap_or_else(|| serde_json::json!({}));
+    let refusal = Refusal {
+        status: StatusCode::BAD_GATEWAY,
+        kind: ErrorKind::Upstream,
+        decision: Some(ledger::Decision::Allow),
+        message,
+        details,
+    };
+    refuse(state, api, outline, refusal).await
+}
+
+/// Why a request was not completed, for its ledger entry and its SDK-shaped error.
+struct Refusal<'a> {
+    status: StatusCode,
+    kind: ErrorKind,
+    /// The policy's decision, when one was made.
+    decision: Option<ledger::Decision>,
+    message: &'a str,
+    details: Value,
+}
+
+/// Records a request that was refused or failed (at or before the upstream), then answers
+/// with the error the client's SDK understands.
+async fn refuse(state: &AppState, api: Api, outline: &Outline, refusal: Refusal<'_>) -> Response {
+    let Refusal {
+        status,
+        kind,
+        decision,
+        message,
+        mut details,
+    } = refusal;
     details["message"] = Value::from(message);
-    let record = outline
-        .record(Outcome::Failure, status.as_u16(), details)
-        .decision(ledger::Decision::Deny);
+    let mut record = outline.record(Outcome::Failure, status.as_u16(), details);
+    if let Some(d) = decision {
+        record = record.decision(d);
+    }
     if let Err(e) = state.record(record).await {
-        tracing::error!(error = %e, "gateway: cannot record a denied request");
+        tracing::error!(error = %e, "gateway: cannot record a refused or failed request");
         return api.error(
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Upstream,
-            "the audit ledger is unavailable; nothing was sent",
+            "the audit ledger is unavailable; the request was not completed",
         );
     }
-    api.error(status, ErrorKind::Denied, message)
+    api.error(status, kind, message)
 }
 
 async fn forward(
@@ -450,15 +483,7 @@ async fn forward(
                 upstream.name
             );
             let details = serde_json::json!({ "upstream": upstream.name, "error": what });
-            return fail(
-                &state,
-                api,
-                &outline,
-                StatusCode::BAD_GATEWAY,
-                &message,
-                details,
-            )
-            .await;
+            return upstream_failed(&state, api, &outline, &message, details).await;
         }
     };
     let status = response.status();
@@ -482,15 +507,7 @@ async fn forward(
                     upstream.name
                 );
                 let details = serde_json::json!({ "upstream": upstream.name, "error": "body" });
-                return fail(
-                    &state,
-                    api,
-                    &outline,
-                    StatusCode::BAD_GATEWAY,
-                    &message,
-                    details,
-                )
-                .await;
+                return upstream_failed(&state, api, &outline, &message, details).await;
             }
         };
         let usage = serde_json::from_slice::<Value>(&bytes)
@@ -558,25 +575,6 @@ async fn forward(
     out.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     out
-}
-
-/// Records a request that failed at or before the upstream, then answers with an error.
-async fn fail(
-    state: &AppState,
-    api: Api,
-    outline: &Outline,
-    status: StatusCode,
-    message: &str,
-    mut details: Value,
-) -> Response {
-    details["message"] = Value::from(message);
-    let record = outline
-        .record(Outcome::Failure, status.as_u16(), details)
-        .decision(ledger::Decision::Allow);
-    if let Err(e) = state.record(record).await {
-        tracing::error!(error = %e, "gateway: cannot record a failed request");
-    }
-    api.error(status, ErrorKind::Upstream, message)
 }
 
 /// Watches a streamed answer; records the request once, when dropped.

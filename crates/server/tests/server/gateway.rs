@@ -460,3 +460,27 @@ async fn a_client_that_goes_away_mid_stream_is_still_recorded() {
     let rows = g.rows(1).await;
     assert_eq!(rows[0].payload["stream_complete"], false);
 }
+
+#[tokio::test]
+async fn an_allowed_model_no_upstream_serves_is_a_request_error_not_a_denial() {
+    let g = gateway().await;
+    let response = g
+        .openai(chat("gpt-4o", "hello", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no upstream serves it"),
+        "{body}"
+    );
+    let entries = g.entries(1).await;
+    assert_eq!(entries[0].decision, Some(ledger::Decision::Allow));
+    assert_eq!(entries[0].outcome, ledger::Outcome::Failure);
+    assert!(g.standin.requests().is_empty());
+}
