@@ -296,8 +296,13 @@ async fn handle(state: Arc<AppState>, api: Api, headers: HeaderMap, body: Bytes)
     let loaded = state.bundle();
     let text = prompt_text(api, &json);
     let scanner = &loaded.bundle.scanner;
-    let secrets = scanner.scan_secrets(text.as_bytes());
-    let pii = scanner.scan_pii(text.as_bytes());
+    // The repository scopes the bundle's allowlists, as for `aigov scan --repo`.
+    let source = scanner::Source {
+        path: None,
+        repo: repo.as_deref(),
+    };
+    let secrets = scanner.scan_secrets_in(text.as_bytes(), source);
+    let pii = scanner.scan_pii_in(text.as_bytes(), source);
     let mut findings = FindingSummary {
         secrets: secrets.len() as u64,
         pii: pii.len() as u64,

@@ -40,6 +40,11 @@ fn upstream(
 }
 
 async fn gateway() -> Gateway {
+    gateway_with(|_| {}).await
+}
+
+/// [`gateway`] after `prepare` has edited the bundle directory.
+async fn gateway_with(prepare: impl FnOnce(&std::path::Path)) -> Gateway {
     let standin = standin::spawn(standin::Options::new(
         UPSTREAM_OPENAI_KEY,
         UPSTREAM_ANTHROPIC_KEY,
@@ -64,7 +69,7 @@ async fn gateway() -> Gateway {
             ),
         ],
     };
-    let server = TestServer::start_full(|_| {}, config).await;
+    let server = TestServer::start_full(prepare, config).await;
     let key = "aigov_dev_lena_test_key_0123456789abcdefghijklmnop".to_owned();
     server
         .store
@@ -483,4 +488,41 @@ async fn an_allowed_model_no_upstream_serves_is_a_request_error_not_a_denial() {
     assert_eq!(entries[0].decision, Some(ledger::Decision::Allow));
     assert_eq!(entries[0].outcome, ledger::Outcome::Failure);
     assert!(g.standin.requests().is_empty());
+}
+
+#[tokio::test]
+async fn bundle_allowlists_scoped_to_the_repository_apply_to_prompts() {
+    let g = gateway_with(|bundle| {
+        std::fs::write(
+            bundle.join("scanning/gateway.yaml"),
+            "allowlists:\n  - description: storefront docs quote AWS's published example key ids\n    repos: [acme/storefront]\n    rules: [aws-access-key-id]\n",
+        )
+        .unwrap();
+    })
+    .await;
+    let prompt = "what does AKIAZ3MKQ7T2X4PLW5NB in the README refer to?";
+    let response = g
+        .openai(chat("local-coder", prompt, false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "allowlisted for acme/storefront"
+    );
+    let response = g
+        .openai(chat("local-coder", prompt, false))
+        .header("x-aigov-repo", "acme/platform-tools")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::FORBIDDEN,
+        "not for another repository"
+    );
+    let entries = g.entries(2).await;
+    assert_eq!(entries[0].fields.get("findings"), None);
+    assert_eq!(entries[1].fields["findings"], "aws-access-key-id");
 }
