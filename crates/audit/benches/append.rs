@@ -164,6 +164,7 @@ async fn store_only(batch: usize, secs: f64) -> f64 {
                     time_micros: e.time.unix_micros(),
                     kind: e.kind.as_str().to_owned(),
                     actor: e.actor.clone(),
+                    details: None,
                 }
             })
             .collect();

@@ -158,6 +158,7 @@ async fn build(store: &Store, n: u64) -> Vec<Vec<u8>> {
                     time_micros: e.time.unix_micros(),
                     kind: e.kind.as_str().to_owned(),
                     actor: e.actor,
+                    details: None,
                 }
             })
             .collect();

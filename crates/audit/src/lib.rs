@@ -139,11 +139,22 @@ impl AuditLog {
 
     /// Appends an entry; returns its index once it is durable.
     pub async fn append(&self, entry: &Entry) -> Result<u64, AuditError> {
+        self.append_with_details(entry, None).await
+    }
+
+    /// Appends an entry and, in the same transaction, the event row holding its details;
+    /// returns the entry's index once both are durable.
+    pub async fn append_with_details(
+        &self,
+        entry: &Entry,
+        details: Option<store::NewEvent>,
+    ) -> Result<u64, AuditError> {
         let new = NewLedgerEntry {
             bytes: entry.to_canonical_bytes()?,
             time_micros: entry.time.unix_micros(),
             kind: entry.kind.as_str().to_owned(),
             actor: entry.actor.clone(),
+            details,
         };
         let (reply, answer) = oneshot::channel();
         self.inner

@@ -9,13 +9,13 @@ use std::collections::BTreeMap;
 
 use ledger::{Decision, Entry, EntryKind, Hash, Origin, Outcome, Timestamp};
 use serde_json::Value;
-use store::{EventStore, NewEvent};
+use store::NewEvent;
 use time::OffsetDateTime;
 
 use crate::{AuditError, AuditLog};
 
 /// Key added to the stored event row: the entry's ledger index.
-pub const LEDGER_INDEX_KEY: &str = "ledger_index";
+pub use store::LEDGER_INDEX_KEY;
 
 /// A governance event to record.
 #[derive(Debug, Clone)]
@@ -116,12 +116,12 @@ pub fn details_digest(details: &Value) -> Hash {
 }
 
 impl AuditLog {
-    /// Appends the event's entry (returning only once it is durable), then stores the details
-    /// row. A failure of either is an error: an event that is not fully recorded must not be
-    /// treated as done.
+    /// Appends the event's entry and its details row in one transaction, returning once both
+    /// are durable. A failure is an error: an event that is not recorded must not be treated
+    /// as done.
     pub async fn record(&self, record: Record) -> Result<Recorded, AuditError> {
         let at = record.time.unwrap_or_else(OffsetDateTime::now_utc);
-        let mut payload = match record.details {
+        let payload = match record.details {
             Value::Object(map) => Value::Object(map),
             Value::Null => Value::Object(Default::default()),
             other => serde_json::json!({ "value": other }),
@@ -147,24 +147,20 @@ impl AuditLog {
         if let Some(d) = record.decision {
             entry = entry.with_decision(d);
         }
-        let index = self.append(&entry).await?;
-        if let Value::Object(map) = &mut payload {
-            map.insert(LEDGER_INDEX_KEY.to_owned(), Value::from(index));
-        }
         let outcome = match record.decision {
             Some(d) => d.as_str(),
             None => record.outcome.as_str(),
         };
-        self.store
-            .append_event(NewEvent {
-                kind: record.event,
-                actor: record.actor,
-                subject: record.subject,
-                outcome: outcome.to_owned(),
-                at: store::normalize_time(at),
-                payload,
-            })
-            .await?;
+        let details = NewEvent {
+            kind: record.event,
+            actor: record.actor,
+            subject: record.subject,
+            outcome: outcome.to_owned(),
+            at: store::normalize_time(at),
+            payload,
+        };
+        // One transaction: the entry and its details row are committed together.
+        let index = self.append_with_details(&entry, Some(details)).await?;
         Ok(Recorded {
             index,
             details_sha256: digest,

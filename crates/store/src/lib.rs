@@ -385,7 +385,14 @@ pub struct NewLedgerEntry {
     pub time_micros: i64,
     pub kind: String,
     pub actor: String,
+    /// The event row holding the entry's details, written in the same transaction (so an
+    /// event is recorded entirely or not at all, with one commit). Its payload must be a JSON
+    /// object; the store adds [`LEDGER_INDEX_KEY`] with the entry's index.
+    pub details: Option<NewEvent>,
 }
+
+/// Key the store adds to an event row written with its ledger entry: the entry's index.
+pub const LEDGER_INDEX_KEY: &str = "ledger_index";
 
 /// A stored ledger entry.
 #[derive(Debug, Clone, PartialEq, Eq)]

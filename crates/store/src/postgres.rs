@@ -465,12 +465,16 @@ impl PgStore {
         let mut times = Vec::with_capacity(n);
         let mut kinds = Vec::with_capacity(n);
         let mut actors = Vec::with_capacity(n);
+        let mut events = EventColumns::default();
         for (i, e) in (size..).zip(entries) {
             idx.push(to_i64("ledger index", i)?);
             bytes.push(e.bytes);
             times.push(e.time_micros);
             kinds.push(e.kind);
             actors.push(e.actor);
+            if let Some(d) = e.details {
+                events.push(d, i)?;
+            }
         }
         let stmt = tx
             .prepare_cached(
@@ -494,6 +498,33 @@ impl PgStore {
             )
             .await?;
         tx.execute(&stmt, &[&sidx, &hashes]).await?;
+        if !events.kind.is_empty() {
+            // As in `append_event`: ids are max(id) + 1 under the table lock, gap-free.
+            tx.batch_execute("LOCK TABLE events IN EXCLUSIVE MODE")
+                .await?;
+            let stmt = tx
+                .prepare_cached(
+                    "INSERT INTO events (id, kind, actor, subject, outcome, at, payload)
+                     SELECT m.base + u.n, u.kind, u.actor, u.subject, u.outcome, u.at, u.payload
+                     FROM (SELECT coalesce(max(id), 0) AS base FROM events) m,
+                          unnest($1::text[], $2::text[], $3::text[], $4::text[],
+                                 $5::timestamptz[], $6::jsonb[])
+                          WITH ORDINALITY AS u(kind, actor, subject, outcome, at, payload, n)",
+                )
+                .await?;
+            tx.execute(
+                &stmt,
+                &[
+                    &events.kind,
+                    &events.actor,
+                    &events.subject,
+                    &events.outcome,
+                    &events.at,
+                    &events.payload,
+                ],
+            )
+            .await?;
+        }
         let new_size = to_i64("ledger size", appended.head.size)?;
         tx.execute(
             "UPDATE ledger_head SET size = $1, root = $2, edge = $3 WHERE id = 1",
@@ -736,5 +767,34 @@ impl PgStore {
                 })
             })
             .collect()
+    }
+}
+
+/// Event rows written with their ledger entries, as columns for one `unnest` insert.
+#[derive(Default)]
+struct EventColumns {
+    kind: Vec<String>,
+    actor: Vec<String>,
+    subject: Vec<String>,
+    outcome: Vec<String>,
+    at: Vec<OffsetDateTime>,
+    payload: Vec<serde_json::Value>,
+}
+
+impl EventColumns {
+    fn push(&mut self, event: NewEvent, index: u64) -> Result<(), StoreError> {
+        let serde_json::Value::Object(mut payload) = event.payload else {
+            return Err(StoreError::InvalidData(
+                "an event stored with a ledger entry must have an object payload".to_owned(),
+            ));
+        };
+        payload.insert(crate::LEDGER_INDEX_KEY.to_owned(), index.into());
+        self.kind.push(event.kind);
+        self.actor.push(event.actor);
+        self.subject.push(event.subject);
+        self.outcome.push(event.outcome);
+        self.at.push(normalize_time(event.at));
+        self.payload.push(serde_json::Value::Object(payload));
+        Ok(())
     }
 }

@@ -76,6 +76,41 @@ where
         .map_err(|e| StoreError::Task(e.to_string()))?
 }
 
+/// An event row to write with its ledger entry, encoded ahead of the write lock.
+struct EncodedEvent {
+    event: NewEvent,
+    at: String,
+    /// The payload object's members after its `{` (`}` alone when it is empty).
+    rest: String,
+}
+
+impl EncodedEvent {
+    fn new(event: NewEvent) -> Result<EncodedEvent, StoreError> {
+        if !event.payload.is_object() {
+            return Err(StoreError::InvalidData(
+                "an event stored with a ledger entry must have an object payload".to_owned(),
+            ));
+        }
+        let text = serde_json::to_string(&event.payload)
+            .map_err(|e| StoreError::InvalidData(format!("cannot encode event payload: {e}")))?;
+        Ok(EncodedEvent {
+            at: format_time(normalize_time(event.at))?,
+            rest: text[1..].to_owned(),
+            event,
+        })
+    }
+
+    /// The payload with [`crate::LEDGER_INDEX_KEY`] as its first member.
+    fn payload_with_index(&self, index: u64) -> String {
+        let sep = if self.rest == "}" { "" } else { "," };
+        format!(
+            "{{\"{}\":{index}{sep}{}",
+            crate::LEDGER_INDEX_KEY,
+            self.rest
+        )
+    }
+}
+
 pub(crate) fn format_time(t: OffsetDateTime) -> Result<String, StoreError> {
     normalize_time(t)
         .format(TS_FORMAT)
@@ -485,6 +520,12 @@ impl SqliteStore {
         entries: Vec<NewLedgerEntry>,
     ) -> Result<(u64, TreeHead), StoreError> {
         let shared = self.shared.clone();
+        // Details rows are encoded before the write lock is taken.
+        let mut entries = entries;
+        let details = entries
+            .iter_mut()
+            .map(|e| e.details.take().map(EncodedEvent::new).transpose())
+            .collect::<Result<Vec<_>, _>>()?;
         blocking(move || {
             let leaves: Vec<Hash> = entries.iter().map(|e| leaf_hash(&e.bytes)).collect();
             let mut conn = lock(&shared.ledger_writer);
@@ -521,6 +562,25 @@ impl SqliteStore {
                 for (sidx, s) in (base..).zip(&appended.stored) {
                     debug_assert_eq!(s.node.stored_index(), sidx);
                     ins.execute(params![to_i64("stored index", sidx)?, &s.hash.0[..]])?;
+                }
+                if details.iter().any(Option::is_some) {
+                    // Single writer + rowid alias: ids stay max(id) + 1, gap-free.
+                    let mut ins = tx.prepare_cached(
+                        "INSERT INTO events (kind, actor, subject, outcome, at, payload)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )?;
+                    for (i, d) in (size..).zip(&details) {
+                        if let Some(d) = d {
+                            ins.execute(params![
+                                d.event.kind,
+                                d.event.actor,
+                                d.event.subject,
+                                d.event.outcome,
+                                d.at,
+                                d.payload_with_index(i),
+                            ])?;
+                        }
+                    }
                 }
                 tx.execute(
                     "UPDATE ledger_head SET size = ?1, root = ?2, edge = ?3 WHERE id = 1",

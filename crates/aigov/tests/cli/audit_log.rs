@@ -37,6 +37,7 @@ fn seed(path: &Path, entries: &[Entry]) {
                 time_micros: e.time.unix_micros(),
                 kind: e.kind.as_str().to_owned(),
                 actor: e.actor.clone(),
+                details: None,
             })
             .collect();
         store.ledger_append_batch(batch).await.unwrap();

@@ -47,6 +47,7 @@ fn make_db(path: &Path) -> Vec<String> {
                         time_micros: time,
                         kind: "policy_decision".into(),
                         actor: "user:alice".into(),
+                        details: None,
                     }
                 })
                 .collect();

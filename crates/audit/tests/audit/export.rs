@@ -37,6 +37,7 @@ async fn tiled_log(db: &TestDb, n: u64, checkpoints: &[u64]) -> (Store, Vec<Vec<
                     time_micros: entry(0, i).time.unix_micros(),
                     kind: "policy_decision".into(),
                     actor: "actor-0".into(),
+                    details: None,
                 })
                 .collect();
             store.ledger_append_batch(batch).await.unwrap();

@@ -37,6 +37,7 @@ fn seed(i: u64) -> NewLedgerEntry {
         time_micros: micros,
         kind: kind.as_str().to_owned(),
         actor: actor.to_owned(),
+        details: None,
     }
 }
 
