@@ -19,6 +19,7 @@ pub mod tiles;
 pub mod verify;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ledger::{Checkpoint, CheckpointError, Entry, EntryError, SignerKey, TreeHead};
@@ -75,6 +76,9 @@ pub enum AuditError {
     Checkpoint(#[from] CheckpointError),
     #[error("the audit log writer has stopped")]
     Closed,
+    /// Entries queued without waiting could not be committed and are being retried.
+    #[error("the audit log cannot commit entries right now (retrying)")]
+    Unhealthy,
     #[error("audit signer key `{reference}`: {message}")]
     Key { reference: String, message: String },
 }
@@ -84,6 +88,9 @@ type Reply = oneshot::Sender<Result<u64, AuditError>>;
 struct Inner {
     tx: mpsc::Sender<Msg>,
     checkpointer: Option<JoinHandle<()>>,
+    /// False while queued entries (appended without waiting) could not be committed and are
+    /// being retried; callers that do not wait for commits must refuse work meanwhile.
+    healthy: Arc<AtomicBool>,
 }
 
 impl Drop for Inner {
@@ -117,7 +124,13 @@ impl AuditLog {
     /// Starts the writer (and checkpointer) tasks.
     pub fn start(store: Store, signer: SignerKey, config: AuditConfig) -> AuditLog {
         let (tx, rx) = mpsc::channel(config.queue.max(1));
-        tokio::spawn(writer(store.clone(), rx, config.max_batch.max(1)));
+        let healthy = Arc::new(AtomicBool::new(true));
+        tokio::spawn(writer(
+            store.clone(),
+            rx,
+            config.max_batch.max(1),
+            healthy.clone(),
+        ));
         let signer = Arc::new(signer);
         let origin: Arc<str> = config.origin.into();
         let checkpointer = config.checkpoint_interval.map(|every| {
@@ -133,7 +146,11 @@ impl AuditLog {
             signer,
             origin,
             replica: config.replica.map(Into::into),
-            inner: Arc::new(Inner { tx, checkpointer }),
+            inner: Arc::new(Inner {
+                tx,
+                checkpointer,
+                healthy,
+            }),
         }
     }
 
@@ -149,13 +166,7 @@ impl AuditLog {
         entry: &Entry,
         details: Option<store::NewEvent>,
     ) -> Result<u64, AuditError> {
-        let new = NewLedgerEntry {
-            bytes: entry.to_canonical_bytes()?,
-            time_micros: entry.time.unix_micros(),
-            kind: entry.kind.as_str().to_owned(),
-            actor: entry.actor.clone(),
-            details,
-        };
+        let new = new_entry(entry, details)?;
         let (reply, answer) = oneshot::channel();
         self.inner
             .tx
@@ -163,6 +174,46 @@ impl AuditLog {
             .await
             .map_err(|_| AuditError::Closed)?;
         answer.await.map_err(|_| AuditError::Closed)?
+    }
+
+    /// Queues an entry (and its details row) for the writer without waiting for the commit.
+    /// The writer retries a queued entry whose commit failed until it succeeds, and while it
+    /// retries [`AuditLog::is_healthy`] is false. Fails when the log is unhealthy or stopped,
+    /// so a caller never goes on while entries pile up uncommitted; waits while the queue is
+    /// full.
+    pub async fn append_queued(
+        &self,
+        entry: &Entry,
+        details: Option<store::NewEvent>,
+    ) -> Result<(), AuditError> {
+        if !self.is_healthy() {
+            return Err(AuditError::Unhealthy);
+        }
+        let new = new_entry(entry, details)?;
+        self.inner
+            .tx
+            .send(Msg::Queued(new))
+            .await
+            .map_err(|_| AuditError::Closed)
+    }
+
+    /// Like [`AuditLog::append_queued`] from synchronous code (a `Drop`): never waits, fails
+    /// when the queue is full.
+    pub fn try_append_queued(
+        &self,
+        entry: &Entry,
+        details: Option<store::NewEvent>,
+    ) -> Result<(), AuditError> {
+        let new = new_entry(entry, details)?;
+        self.inner
+            .tx
+            .try_send(Msg::Queued(new))
+            .map_err(|_| AuditError::Closed)
+    }
+
+    /// Whether every queued entry so far could be committed (see [`AuditLog::append_queued`]).
+    pub fn is_healthy(&self) -> bool {
+        self.inner.healthy.load(Ordering::Acquire)
     }
 
     /// The current size and root.
@@ -198,51 +249,121 @@ impl AuditLog {
     }
 }
 
+fn new_entry(
+    entry: &Entry,
+    details: Option<store::NewEvent>,
+) -> Result<NewLedgerEntry, AuditError> {
+    Ok(NewLedgerEntry {
+        bytes: entry.to_canonical_bytes()?,
+        time_micros: entry.time.unix_micros(),
+        kind: entry.kind.as_str().to_owned(),
+        actor: entry.actor.clone(),
+        details,
+    })
+}
+
 enum Msg {
     Append(NewLedgerEntry, Reply),
+    /// Appended without a waiter ([`AuditLog::append_queued`]).
+    Queued(NewLedgerEntry),
     Stop(oneshot::Sender<()>),
 }
 
-async fn writer(store: Store, mut rx: mpsc::Receiver<Msg>, max: usize) {
+/// Delay before retrying queued entries whose commit failed.
+const RETRY_DELAY: Duration = Duration::from_millis(200);
+/// Commit attempts for queued entries still failing at shutdown.
+const ATTEMPTS_AT_STOP: usize = 5;
+
+async fn writer(store: Store, mut rx: mpsc::Receiver<Msg>, max: usize, healthy: Arc<AtomicBool>) {
     let mut pending = Vec::with_capacity(max);
-    while rx.recv_many(&mut pending, max).await > 0 {
-        let mut entries = Vec::with_capacity(pending.len());
+    // Queued entries whose commit failed; they go first into the next batch.
+    let mut retry: Vec<NewLedgerEntry> = Vec::new();
+    loop {
+        if retry.is_empty() {
+            if rx.recv_many(&mut pending, max).await == 0 {
+                return;
+            }
+        } else {
+            tokio::time::sleep(RETRY_DELAY).await;
+            let room = max.saturating_sub(retry.len()).max(1);
+            while pending.len() < room {
+                match rx.try_recv() {
+                    Ok(msg) => pending.push(msg),
+                    Err(_) => break,
+                }
+            }
+        }
+        let mut entries = std::mem::take(&mut retry);
         let mut replies = Vec::with_capacity(pending.len());
         let mut stop = None;
+        // Queued entries first (retries and new ones), then those with waiters, so a failed
+        // batch can hand the queued ones back for another attempt.
+        let mut waited = Vec::with_capacity(pending.len());
         for msg in pending.drain(..) {
             match msg {
+                Msg::Queued(e) if stop.is_none() => entries.push(e),
                 Msg::Append(e, r) if stop.is_none() => {
-                    entries.push(e);
+                    waited.push(e);
                     replies.push(r);
                 }
-                // Dropped after a stop: the waiter sees `Closed`.
-                Msg::Append(..) => {}
+                // Dropped after a stop: a waiter sees `Closed`.
+                Msg::Append(..) | Msg::Queued(_) => {
+                    tracing::error!("audit entry arrived after the log stopped; not recorded");
+                }
                 Msg::Stop(s) => stop = stop.or(Some(s)),
             }
         }
+        let queued = entries.len();
+        entries.extend(waited);
         if !entries.is_empty() {
-            commit(&store, entries, replies).await;
+            retry = commit(&store, entries, queued, replies).await;
+            healthy.store(retry.is_empty(), Ordering::Release);
         }
         if let Some(s) = stop {
+            for _ in 0..ATTEMPTS_AT_STOP {
+                if retry.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(RETRY_DELAY).await;
+                retry = commit(&store, std::mem::take(&mut retry), usize::MAX, Vec::new()).await;
+            }
+            if !retry.is_empty() {
+                tracing::error!(
+                    entries = retry.len(),
+                    "audit log stopped with queued entries it could not commit"
+                );
+            }
             let _ = s.send(());
             return;
         }
     }
 }
 
-async fn commit(store: &Store, entries: Vec<NewLedgerEntry>, replies: Vec<Reply>) {
+/// Commits a batch whose first `queued` entries have no waiter and the rest answer `replies`
+/// in order. Returns the queued entries when the commit failed (to be retried).
+async fn commit(
+    store: &Store,
+    entries: Vec<NewLedgerEntry>,
+    queued: usize,
+    replies: Vec<Reply>,
+) -> Vec<NewLedgerEntry> {
+    let queued = queued.min(entries.len());
+    // Kept for a retry: the store consumes the batch.
+    let keep: Vec<NewLedgerEntry> = entries[..queued].to_vec();
     match store.ledger_append_batch(entries).await {
         Ok((first, _)) => {
-            for (index, reply) in (first..).zip(replies) {
+            for (index, reply) in (first + queued as u64..).zip(replies) {
                 let _ = reply.send(Ok(index));
             }
+            Vec::new()
         }
         Err(e) => {
-            tracing::error!(error = %e, entries = replies.len(), "audit append failed");
+            tracing::error!(error = %e, entries = queued + replies.len(), "audit append failed");
             let e = Arc::new(e);
             for reply in replies {
                 let _ = reply.send(Err(AuditError::Append(e.clone())));
             }
+            keep
         }
     }
 }

@@ -120,6 +120,31 @@ impl AuditLog {
     /// are durable. A failure is an error: an event that is not recorded must not be treated
     /// as done.
     pub async fn record(&self, record: Record) -> Result<Recorded, AuditError> {
+        let (entry, details, digest) = self.prepare(record)?;
+        // One transaction: the entry and its details row are committed together.
+        let index = self.append_with_details(&entry, Some(details)).await?;
+        Ok(Recorded {
+            index,
+            details_sha256: digest,
+        })
+    }
+
+    /// Queues the event's entry and details row for the writer without waiting for the
+    /// commit (see [`AuditLog::append_queued`]: retried until committed; an error while the
+    /// log cannot commit).
+    pub async fn record_queued(&self, record: Record) -> Result<(), AuditError> {
+        let (entry, details, _) = self.prepare(record)?;
+        self.append_queued(&entry, Some(details)).await
+    }
+
+    /// [`AuditLog::record_queued`] from synchronous code: never waits.
+    pub fn try_record_queued(&self, record: Record) -> Result<(), AuditError> {
+        let (entry, details, _) = self.prepare(record)?;
+        self.try_append_queued(&entry, Some(details))
+    }
+
+    /// The entry, its details row and the details' digest.
+    fn prepare(&self, record: Record) -> Result<(Entry, NewEvent, Hash), AuditError> {
         let at = record.time.unwrap_or_else(OffsetDateTime::now_utc);
         let payload = match record.details {
             Value::Object(map) => Value::Object(map),
@@ -159,12 +184,7 @@ impl AuditLog {
             at: store::normalize_time(at),
             payload,
         };
-        // One transaction: the entry and its details row are committed together.
-        let index = self.append_with_details(&entry, Some(details)).await?;
-        Ok(Recorded {
-            index,
-            details_sha256: digest,
-        })
+        Ok((entry, details, digest))
     }
 }
 

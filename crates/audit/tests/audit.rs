@@ -165,6 +165,21 @@ enum Arg {
 }
 
 impl TestDb {
+    /// Runs statements without parameters directly on the database, bypassing the store.
+    async fn raw_batch(&self, sql: &str) {
+        match &self.config {
+            StoreConfig::Sqlite { path } => {
+                let conn = rusqlite::Connection::open(path).expect("raw sqlite open");
+                conn.execute_batch(sql).expect("raw sqlite batch");
+            }
+            StoreConfig::Postgres { url, .. } => {
+                let (client, conn) = tokio_postgres::connect(url, NoTls).await.expect("raw pg");
+                tokio::spawn(conn);
+                client.batch_execute(sql).await.expect("raw pg batch");
+            }
+        }
+    }
+
     /// Runs one statement directly on the database, bypassing the store. Placeholders are
     /// `$1`, `$2`, ... on both backends.
     async fn raw(&self, sql: &str, args: &[Arg]) {
@@ -579,4 +594,65 @@ fn key_file_is_created_once_and_private() {
     assert_eq!(a.verifier(), c.verifier());
     let err = audit::resolve_key("plain", "n").unwrap_err().to_string();
     assert!(err.contains("`plain`") && !err.contains("PRIVATE"), "{err}");
+}
+
+/// Entries queued without a waiter are committed; while commits fail the log reports itself
+/// unhealthy, refuses more queued entries, and retries the ones it holds until they land.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_entries_survive_failing_commits() {
+    for db in backends().await {
+        let label = db.label;
+        let store = Store::open(&db.config).await.unwrap();
+        let log = AuditLog::start(store.clone(), signer(), config());
+        for n in 0..10 {
+            log.append_queued(&entry(0, n), None).await.unwrap();
+        }
+        // A waited append after them is committed after them.
+        assert_eq!(log.append(&entry(0, 10)).await.unwrap(), 10, "{label}");
+        assert!(log.is_healthy(), "{label}");
+
+        // Make every insert into the ledger fail, as a full disk or a lost database would.
+        let (block, unblock) = match label {
+            "sqlite" => (
+                "CREATE TRIGGER block_ledger BEFORE INSERT ON ledger_entries \
+                 BEGIN SELECT RAISE(ABORT, 'blocked by test'); END",
+                "DROP TRIGGER block_ledger",
+            ),
+            _ => (
+                "CREATE FUNCTION block_ledger() RETURNS trigger LANGUAGE plpgsql AS \
+                 $f$ BEGIN RAISE EXCEPTION 'blocked by test'; END $f$; \
+                 CREATE TRIGGER block_ledger BEFORE INSERT ON ledger_entries \
+                 FOR EACH ROW EXECUTE FUNCTION block_ledger()",
+                "DROP TRIGGER block_ledger ON ledger_entries; DROP FUNCTION block_ledger()",
+            ),
+        };
+        db.raw_batch(block).await;
+        for n in 11..15 {
+            log.append_queued(&entry(0, n), None).await.unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while log.is_healthy() {
+            assert!(Instant::now() < deadline, "{label}: never unhealthy");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            matches!(
+                log.append_queued(&entry(0, 99), None).await,
+                Err(audit::AuditError::Unhealthy)
+            ),
+            "{label}: an unhealthy log must refuse queued entries"
+        );
+        assert!(log.append(&entry(0, 99)).await.is_err(), "{label}");
+
+        db.raw_batch(unblock).await;
+        while !log.is_healthy() {
+            assert!(Instant::now() < deadline, "{label}: never recovered");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        log.shutdown().await.unwrap();
+        let size = store.ledger_head().await.unwrap().size;
+        assert_eq!(size, 15, "{label}: every queued entry is committed, once");
+        let report = verify(&store, ORIGIN, &signer().verifier()).await.unwrap();
+        assert!(report.problems.is_empty(), "{label}: {:?}", report.problems);
+    }
 }

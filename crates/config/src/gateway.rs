@@ -39,10 +39,26 @@ pub struct Upstream {
     pub connect_timeout: Duration,
 }
 
+/// When the gateway hands a completed request's answer to the client, relative to its
+/// ledger entry (`[gateway] answer_after`). Refusals are always committed before answering.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnswerAfter {
+    /// Once the entry is queued for the ledger's writer (the default). The writer commits it
+    /// within one group commit and retries until it can; while it cannot, the gateway refuses
+    /// new requests. A crash can lose only entries queued but not yet committed.
+    #[default]
+    Queued,
+    /// Once the entry is durable in the ledger: no answered request can lose its entry, at
+    /// the cost of one commit (with `durability = "power-loss"`, an fsync) per request.
+    Committed,
+}
+
 /// The validated `[gateway]` section.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GatewayConfig {
     pub upstreams: Vec<Upstream>,
+    pub answer_after: AnswerAfter,
 }
 
 impl GatewayConfig {
@@ -78,6 +94,7 @@ impl GatewayConfig {
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct RawGateway {
     upstreams: Vec<Spanned<RawUpstream>>,
+    answer_after: AnswerAfter,
 }
 
 #[derive(Debug, Deserialize)]
@@ -207,7 +224,10 @@ pub(crate) fn validate(
             )?,
         });
     }
-    Ok(GatewayConfig { upstreams })
+    Ok(GatewayConfig {
+        upstreams,
+        answer_after: raw.answer_after,
+    })
 }
 
 /// `http(s)://host[:port][/path]` without credentials, query or fragment; returned without

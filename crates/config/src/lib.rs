@@ -17,7 +17,7 @@ use toml::Spanned;
 
 mod gateway;
 
-pub use gateway::{GatewayConfig, Upstream, UpstreamApi};
+pub use gateway::{AnswerAfter, GatewayConfig, Upstream, UpstreamApi};
 
 /// Config file used when neither `--config` nor `AIGOV_CONFIG` names one (only if it exists).
 pub const DEFAULT_CONFIG_FILE: &str = "aigov.toml";

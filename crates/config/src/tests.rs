@@ -89,6 +89,9 @@ fn render(c: &Config) -> String {
         )
         .unwrap();
     }
+    if c.gateway.answer_after != AnswerAfter::default() {
+        writeln!(out, "gateway.answer_after: {:?}", c.gateway.answer_after).unwrap();
+    }
     // The default replica is the host name: shown only when configured.
     if a.replica != default_replica() {
         writeln!(out, "audit.replica: {}", a.replica).unwrap();
@@ -586,6 +589,9 @@ fn audit_errors() {
 fn gateway_upstreams() {
     check(
         r#"
+[gateway]
+answer_after = "committed"
+
 [[gateway.upstreams]]
 name = "anthropic"
 api = "anthropic"
@@ -612,6 +618,7 @@ timeout_ms = 30000
             audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss
             gateway upstream anthropic: Anthropic https://api.anthropic.com key=env:ANTHROPIC_API_KEY models=["claude-sonnet-4", "claude-opus-4"] timeout=600s connect=5s
             gateway upstream local: Openai http://127.0.0.1:8000/v1 key=none models=["local-coder"] timeout=30s connect=5s
+            gateway.answer_after: Committed
         "#]],
     );
 }

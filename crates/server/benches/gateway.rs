@@ -1,14 +1,15 @@
 //! Added latency of the AI gateway: the same 10 KB chat completion sent straight to the
 //! stand-in provider and through `aigov`'s gateway (key lookup, prompt scan, policy decision,
 //! forwarding, durable ledger entry), one request at a time, alternating, in the same run.
-//! Prints p50/p99 of both and of the difference, for each ledger durability.
+//! Prints p50/p99 of both and of the difference, for each `[gateway] answer_after` and
+//! ledger durability.
 //!
 //! `cargo bench -p server --bench gateway` (`AIGOV_BENCH_REQUESTS` sets the count, default 3000).
 
 use std::time::{Duration, Instant};
 
 use audit::{AuditConfig, AuditLog};
-use config::{GatewayConfig, Secret, Upstream, UpstreamApi};
+use config::{AnswerAfter, GatewayConfig, Secret, Upstream, UpstreamApi};
 use store::{NewToken, Store, StoreConfig, TokenKind, TokenStore};
 
 const OPENAI_KEY: &str = "sk-bench-upstream";
@@ -17,7 +18,7 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
 }
 
-async fn run(power_safe: bool, requests: usize) {
+async fn run(answer_after: AnswerAfter, power_safe: bool, requests: usize) {
     let standin = standin::spawn(standin::Options::new(OPENAI_KEY, "unused"))
         .await
         .expect("stand-in");
@@ -58,6 +59,7 @@ async fn run(power_safe: bool, requests: usize) {
             timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(2),
         }],
+        answer_after,
     };
     let state = server::AppState::with_gateway(
         store,
@@ -139,10 +141,11 @@ async fn run(power_safe: bool, requests: usize) {
     added.sort_unstable();
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     println!(
-        "ledger {}: {requests} requests, 10 KB prompt: direct p50 {:.0} µs p99 {:.0} µs | \
+        "answer after {:<9} ledger {}: {requests} requests, 10 KB prompt: direct p50 {:.0} µs p99 {:.0} µs | \
          through aigov p50 {:.0} µs p99 {:.0} µs | added p50 {:.0} µs p99 {:.0} µs ({:.1}x direct at p50)",
+        format!("{answer_after:?},"),
         if power_safe {
-            "power-loss (FULL)  "
+            "power-loss (FULL)     "
         } else {
             "process-crash (NORMAL)"
         },
@@ -168,7 +171,9 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    for power_safe in [false, true] {
-        rt.block_on(run(power_safe, requests));
+    for answer_after in [AnswerAfter::Queued, AnswerAfter::Committed] {
+        for power_safe in [false, true] {
+            rt.block_on(run(answer_after, power_safe, requests));
+        }
     }
 }

@@ -75,6 +75,8 @@ pub struct AppState {
     gateway: config::GatewayConfig,
     /// The client for upstream model providers (connection pooling, rustls).
     http: reqwest::Client,
+    /// Developer keys recently looked up.
+    keys: gateway::keys::KeyCache,
     bundle: ArcSwap<LoadedBundle>,
     bundle_path: PathBuf,
     reload_interval: Duration,
@@ -122,6 +124,7 @@ impl AppState {
             audit,
             gateway,
             http,
+            keys: Default::default(),
             bundle: ArcSwap::from_pointee(bundle),
             bundle_path,
             reload_interval,
@@ -143,6 +146,10 @@ impl AppState {
 
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.http
+    }
+
+    pub(crate) fn keys(&self) -> &gateway::keys::KeyCache {
+        &self.keys
     }
 
     /// Records an event in the audit ledger (durable when this returns) and its details row.
@@ -215,8 +222,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/policies", get(api::policies))
         .route("/api/v1/bundle", get(api::bundle))
         .route("/api/v1/decide", post(api::decide))
-        .route("/v1/chat/completions", post(gateway::openai_chat))
-        .route("/v1/messages", post(gateway::anthropic_messages))
+        .route("/v1/chat/completions", post(gateway::chat_completions))
+        .route("/v1/responses", post(gateway::responses))
+        .route("/v1/embeddings", post(gateway::embeddings))
+        .route("/v1/models", get(gateway::list_models))
+        .route("/v1/models/{*id}", get(gateway::get_model))
+        .route("/v1/messages", post(gateway::messages))
+        .route("/v1/messages/count_tokens", post(gateway::count_tokens))
         .route("/log/checkpoint", get(log::checkpoint))
         .route("/log/tile/{*rest}", get(log::tile))
         .route("/log/proof/{index}", get(log::proof))
@@ -263,7 +275,9 @@ async fn log_request(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let millis = started.elapsed().as_secs_f64() * 1000.0;
-    if path == "/healthz" || path == "/readyz" {
+    // Gateway requests have their ledger entries; at thousands per second a log line each
+    // would cost more than the request.
+    if path == "/healthz" || path == "/readyz" || path.starts_with("/v1/") {
         tracing::debug!(%method, %path, status, millis, "request");
     } else {
         tracing::info!(%method, %path, status, millis, "request");

@@ -68,6 +68,7 @@ async fn gateway_with(prepare: impl FnOnce(&std::path::Path)) -> Gateway {
                 &["claude-sonnet-4"],
             ),
         ],
+        answer_after: Default::default(),
     };
     let server = TestServer::start_full(prepare, config).await;
     let key = "aigov_dev_lena_test_key_0123456789abcdefghijklmnop".to_owned();
@@ -215,12 +216,14 @@ async fn openai_json_and_stream_pass_through_with_the_upstream_key() {
     // The streamed request's details hold the usage from the final chunk.
     let rows = g.rows(2).await;
     assert_eq!(rows[1].payload["stream_complete"], true);
-    assert!(
-        rows[1].payload["usage"]["completion_tokens"]
-            .as_u64()
-            .unwrap()
-            > 0
+    // Usage in one shape for every API (OpenAI's completion tokens are output tokens).
+    assert!(rows[1].payload["usage"]["output_tokens"].as_u64().unwrap() > 0);
+    let entries = g.entries(2).await;
+    assert_eq!(
+        entries[1].fields["tokens_out"],
+        rows[1].payload["usage"]["output_tokens"].to_string()
     );
+    assert_eq!(entries[1].fields["endpoint"], "chat/completions");
     g.server.verify_ledger().await;
 }
 
@@ -321,7 +324,7 @@ async fn denials_come_back_in_the_sdk_format_and_never_reach_the_upstream() {
     );
     assert_eq!(
         findings[0].map(String::as_str),
-        Some("aws-access-key-id,aws-secret-access-key")
+        Some("aws-access-key,aws-secret-key")
     );
     // The secret itself is nowhere in the ledger or the details.
     let rows = g.rows(2).await;
@@ -398,6 +401,7 @@ async fn an_unreachable_upstream_is_a_clear_502() {
             UPSTREAM_OPENAI_KEY,
             &["local-coder"],
         )],
+        answer_after: Default::default(),
     };
     let server = TestServer::start_full(|_| {}, config).await;
     let key = "aigov_dev_lena_unreachable_0123456789abcdefghijklm";
@@ -524,5 +528,232 @@ async fn bundle_allowlists_scoped_to_the_repository_apply_to_prompts() {
     );
     let entries = g.entries(2).await;
     assert_eq!(entries[0].fields.get("findings"), None);
-    assert_eq!(entries[1].fields["findings"], "aws-access-key-id");
+    assert_eq!(entries[1].fields["findings"], "aws-access-key");
+}
+
+impl Gateway {
+    /// A developer key for `person` with default repository `repo`.
+    async fn key_for(&self, person: &str, repo: &str) -> String {
+        let key = format!("aigov_dev_{person}_test_key_0123456789abcdefghijklmnop");
+        self.server
+            .store
+            .insert_token(NewToken {
+                name: format!("{person}-1"),
+                kind: TokenKind::Developer,
+                hash: server::token::hash_token(&key),
+                person: Some(person.to_owned()),
+                repo: Some(repo.to_owned()),
+            })
+            .await
+            .unwrap();
+        key
+    }
+}
+
+#[tokio::test]
+async fn responses_embeddings_and_count_tokens_are_governed_and_forwarded() {
+    let g = gateway().await;
+    let post = |path: &str, body: Value| {
+        g.server
+            .client
+            .post(g.server.url(path))
+            .bearer_auth(&g.key)
+            .header("x-aigov-tool", "aider")
+            .json(&body)
+    };
+    // Responses API, JSON then SSE (which ends with `response.completed`, not `[DONE]`).
+    let r = post(
+        "/v1/responses",
+        json!({"model": "local-coder", "instructions": "be brief", "input": "explain retries"}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["object"], "response");
+    let r = post(
+        "/v1/responses",
+        json!({"model": "local-coder", "input": [{"role": "user", "content": [{"type": "input_text", "text": "hi"}]}], "stream": true}),
+    )
+    .send()
+    .await
+    .unwrap();
+    let text = r.text().await.unwrap();
+    assert!(text.contains("event: response.completed"), "{text}");
+
+    // Embeddings of several inputs.
+    let r = post(
+        "/v1/embeddings",
+        json!({"model": "local-coder", "input": ["fn main() {}", "retry loop"]}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["data"].as_array().unwrap().len(), 2);
+
+    // Anthropic count_tokens, with Claude Code's `?beta=true` query passed on.
+    let r = g
+        .server
+        .client
+        .post(g.server.url("/v1/messages/count_tokens?beta=true"))
+        .header("x-api-key", &g.key)
+        .header("anthropic-version", "2023-06-01")
+        .header("anthropic-beta", "token-counting-2024-11-01")
+        .header("user-agent", "claude-cli/2.0.14 (external, cli)")
+        .json(&json!({"model": "claude-sonnet-4", "messages": [{"role": "user", "content": "count me"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["input_tokens"].as_u64().unwrap() > 0);
+
+    // A secret in an embeddings input is found like one in a chat prompt.
+    let r = post(
+        "/v1/embeddings",
+        json!({"model": "local-coder", "input": "AKIAZ3MKQ7T2X4PLW5NB"}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    let seen: Vec<(String, Option<String>)> = g
+        .standin
+        .requests()
+        .into_iter()
+        .map(|r| (r.path, r.query))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("/v1/responses".to_owned(), None),
+            ("/v1/responses".to_owned(), None),
+            ("/v1/embeddings".to_owned(), None),
+            (
+                "/v1/messages/count_tokens".to_owned(),
+                Some("beta=true".to_owned())
+            ),
+        ]
+    );
+    let entries = g.entries(5).await;
+    let summary: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {:?} status={} in={} out={}",
+                e.fields["endpoint"],
+                e.decision,
+                e.fields["status"],
+                e.fields.get("tokens_in").map_or("-", String::as_str),
+                e.fields.get("tokens_out").map_or("-", String::as_str),
+            )
+        })
+        .collect();
+    let rows = g.rows(5).await;
+    let usage = |i: usize, k: &str| rows[i].payload["usage"][k].to_string();
+    assert_eq!(
+        summary,
+        [
+            format!(
+                "responses Some(Allow) status=200 in={} out={}",
+                usage(0, "input_tokens"),
+                usage(0, "output_tokens")
+            ),
+            format!(
+                "responses Some(Allow) status=200 in={} out={}",
+                usage(1, "input_tokens"),
+                usage(1, "output_tokens")
+            ),
+            format!(
+                "embeddings Some(Allow) status=200 in={} out=0",
+                usage(2, "input_tokens")
+            ),
+            "messages/count_tokens Some(Allow) status=200 in=- out=-".to_owned(),
+            "embeddings Some(Deny) status=403 in=- out=-".to_owned(),
+        ]
+    );
+    assert!(rows[1].payload["usage"]["output_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(rows[1].payload["stream_complete"], true);
+    // Where the secret was, never what it was.
+    assert_eq!(
+        rows[4].payload["findings"],
+        json!([{"type": "aws-access-key", "rule": "aws-access-key-id", "kind": "secret", "at": "/input", "line": 1}])
+    );
+    g.server.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn models_lists_only_what_the_policy_allows_here() {
+    let g = gateway().await;
+    let marcus = g.key_for("marcus", "acme/payments-api").await;
+    let list = |key: String, repo: Option<&'static str>, anthropic: bool| {
+        let mut r = g
+            .server
+            .client
+            .get(g.server.url("/v1/models"))
+            .bearer_auth(key)
+            .header("x-aigov-tool", "claude-code");
+        if let Some(repo) = repo {
+            r = r.header("x-aigov-repo", repo);
+        }
+        if anthropic {
+            r = r.header("anthropic-version", "2023-06-01");
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let ids = |v: &Value| -> Vec<String> {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Internal repository: both models; restricted one: only the self-hosted model.
+    let v = list(marcus.clone(), Some("acme/storefront"), false).await;
+    assert_eq!(v["object"], "list");
+    assert_eq!(ids(&v), ["local-coder", "claude-sonnet-4"]);
+    let v = list(marcus.clone(), None, false).await;
+    assert_eq!(ids(&v), ["local-coder"]);
+    // lena is not in the payments team: nothing on the payments API.
+    let v = list(g.key.clone(), Some("acme/payments-api"), false).await;
+    assert_eq!(ids(&v), Vec::<String>::new());
+    // Anthropic's shape for Anthropic clients.
+    let v = list(marcus.clone(), None, true).await;
+    assert_eq!(
+        v,
+        json!({"data": [{"type": "model", "id": "local-coder", "display_name": "local-coder", "created_at": "1970-01-01T00:00:00Z"}], "has_more": false, "first_id": "local-coder", "last_id": "local-coder"})
+    );
+    // One model, and one that is not for this developer here.
+    let r = g
+        .server
+        .client
+        .get(g.server.url("/v1/models/local-coder"))
+        .bearer_auth(&marcus)
+        .header("x-aigov-tool", "claude-code")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = g
+        .server
+        .client
+        .get(g.server.url("/v1/models/claude-sonnet-4"))
+        .bearer_auth(&marcus)
+        .header("x-aigov-tool", "claude-code")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "model_not_found");
+    assert!(g.standin.requests().is_empty());
 }

@@ -1,0 +1,334 @@
+//! The upstream call of an allowed request: the provider's credential instead of the
+//! developer's key, the answer passed through (JSON whole, SSE chunk by chunk as it arrives),
+//! and the request's ledger entry with the usage the provider reported.
+
+use std::sync::Arc;
+
+use audit::Record;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use config::{AnswerAfter, Upstream};
+use futures_util::StreamExt as _;
+use ledger::Outcome;
+use serde_json::Value;
+
+use super::wire::{Endpoint, ErrorKind, Usage, usage_in};
+use super::{Outline, Refusal, refuse};
+use crate::AppState;
+
+/// Request headers passed on unchanged (Claude Code and the SDKs rely on them).
+const FORWARDED: &[&str] = &["anthropic-version", "anthropic-beta", "openai-beta"];
+
+/// One allowed request on its way to its upstream.
+pub(super) struct Call<'a> {
+    pub(super) endpoint: Endpoint,
+    pub(super) headers: &'a HeaderMap,
+    /// The query string, passed on (Claude Code sends `?beta=true`).
+    pub(super) query: Option<&'a str>,
+    pub(super) body: Bytes,
+    pub(super) upstream: Upstream,
+}
+
+/// The upstream failed (no answer, or a broken one): 502, recorded.
+async fn upstream_failed(
+    state: &AppState,
+    endpoint: Endpoint,
+    outline: &Outline,
+    message: &str,
+    details: Value,
+) -> Response {
+    let refusal = Refusal {
+        status: StatusCode::BAD_GATEWAY,
+        kind: ErrorKind::Upstream,
+        decision: Some(ledger::Decision::Allow),
+        message,
+        details,
+    };
+    refuse(state, endpoint.api(), outline, refusal).await
+}
+
+/// Records a completed request: queued or committed before the answer, as configured.
+async fn record_completed(state: &AppState, record: Record) -> Result<(), audit::AuditError> {
+    match state.gateway().answer_after {
+        AnswerAfter::Queued => state.audit().record_queued(record).await,
+        AnswerAfter::Committed => state.record(record).await.map(|_| ()),
+    }
+}
+
+pub(super) async fn forward(state: Arc<AppState>, call: Call<'_>, outline: Outline) -> Response {
+    let Call {
+        endpoint,
+        headers,
+        query,
+        body,
+        upstream,
+    } = call;
+    let mut url = format!("{}{}", upstream.base_url, endpoint.upstream_path());
+    if let Some(q) = query.filter(|q| !q.is_empty()) {
+        url.push('?');
+        url.push_str(q);
+    }
+    let mut request = state
+        .http()
+        .post(&url)
+        .timeout(upstream.timeout)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body);
+    if let Some(key) = &upstream.api_key {
+        request = match endpoint.api() {
+            super::Api::OpenAi => request.bearer_auth(key.expose()),
+            super::Api::Anthropic => request.header("x-api-key", key.expose()),
+        };
+    }
+    for name in FORWARDED {
+        if let Some(v) = headers.get(*name) {
+            request = request.header(*name, v.clone());
+        }
+    }
+    let response = match request.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            let what = if e.is_timeout() {
+                "timed out"
+            } else if e.is_connect() {
+                "refused the connection"
+            } else {
+                "failed"
+            };
+            let message = format!(
+                "upstream `{}` {what}; the request was not completed (aigov recorded it)",
+                upstream.name
+            );
+            let details = serde_json::json!({ "upstream": upstream.name, "error": what });
+            return upstream_failed(&state, endpoint, &outline, &message, details).await;
+        }
+    };
+    let status = response.status();
+    let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
+    let is_sse = content_type
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let outcome = if status.is_success() {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    };
+
+    if !is_sse {
+        let bytes = match response.bytes().await {
+            Ok(b) => b,
+            Err(_) => {
+                let message = format!(
+                    "upstream `{}` broke off its answer; the request was not completed",
+                    upstream.name
+                );
+                let details = serde_json::json!({ "upstream": upstream.name, "error": "body" });
+                return upstream_failed(&state, endpoint, &outline, &message, details).await;
+            }
+        };
+        let usage = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| usage_in(&v).and_then(Usage::from_json));
+        let details = serde_json::json!({
+            "upstream": upstream.name,
+            "usage": usage,
+            "response_sha256": ledger::sha256(&bytes).to_string(),
+            "response_bytes": bytes.len(),
+        });
+        let record = completed(&outline, outcome, status.as_u16(), usage, details);
+        if let Err(e) = record_completed(&state, record).await {
+            tracing::error!(error = %e, "gateway: cannot record a request");
+            return endpoint.api().error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorKind::Unavailable,
+                "the audit ledger is unavailable; the answer is withheld",
+            );
+        }
+        let mut out = Response::new(Body::from(bytes));
+        *out.status_mut() = status;
+        if let Some(ct) = content_type {
+            out.headers_mut().insert(header::CONTENT_TYPE, ct);
+        }
+        return out;
+    }
+
+    // Stream: pass each chunk on as it arrives; a guard records the request when the stream
+    // ends, completes, fails or the client goes away.
+    let guard = StreamRecord {
+        state: state.clone(),
+        outline: Some(outline),
+        end_marker: endpoint.stream_end(),
+        upstream: upstream.name.clone(),
+        status: status.as_u16(),
+        outcome,
+        head: Vec::new(),
+        tail: Vec::new(),
+        bytes: 0,
+        complete: false,
+    };
+    // When the upstream stream ends (or fails), the entry is recorded before the client sees
+    // the end; a client that goes away early leaves the recording to the guard's drop.
+    let upstream_stream = Box::pin(response.bytes_stream());
+    let stream = futures_util::stream::unfold(Some((upstream_stream, guard)), |state| async move {
+        let (mut upstream, mut guard) = state?;
+        match upstream.next().await {
+            Some(Ok(bytes)) => {
+                guard.observe(&bytes);
+                Some((Ok(bytes), Some((upstream, guard))))
+            }
+            Some(Err(e)) => {
+                guard.outcome = Outcome::Failure;
+                guard.finish().await;
+                Some((Err(std::io::Error::other(e)), None))
+            }
+            None => {
+                guard.finish().await;
+                None
+            }
+        }
+    });
+    let mut out = Response::new(Body::from_stream(stream));
+    *out.status_mut() = status;
+    out.headers_mut().insert(
+        header::CONTENT_TYPE,
+        content_type.unwrap_or(HeaderValue::from_static("text/event-stream")),
+    );
+    out.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    out
+}
+
+/// The entry of a request the upstream answered.
+fn completed(
+    outline: &Outline,
+    outcome: Outcome,
+    status: u16,
+    usage: Option<Usage>,
+    details: Value,
+) -> Record {
+    let mut record = outline
+        .record(outcome, status, details)
+        .decision(ledger::Decision::Allow);
+    if let Some(u) = usage {
+        record = record
+            .field(
+                "tokens_in",
+                (u.input_tokens + u.cache_read_tokens + u.cache_write_tokens).to_string(),
+            )
+            .field("tokens_out", u.output_tokens.to_string());
+    }
+    record
+}
+
+/// Watches a streamed answer; records the request once, when it ends or is dropped.
+struct StreamRecord {
+    state: Arc<AppState>,
+    outline: Option<Outline>,
+    /// What a complete stream of this endpoint ends with.
+    end_marker: &'static [u8],
+    upstream: String,
+    status: u16,
+    outcome: Outcome,
+    /// The first bytes (Anthropic reports input tokens in `message_start`).
+    head: Vec<u8>,
+    /// The last bytes seen, to find the final usage and the terminator.
+    tail: Vec<u8>,
+    bytes: usize,
+    complete: bool,
+}
+
+const TAIL: usize = 4096;
+
+impl StreamRecord {
+    fn observe(&mut self, chunk: &[u8]) {
+        if self.head.len() < TAIL {
+            let take = chunk.len().min(TAIL - self.head.len());
+            self.head.extend_from_slice(&chunk[..take]);
+        }
+        self.bytes += chunk.len();
+        self.tail.extend_from_slice(chunk);
+        if self.tail.len() > 2 * TAIL {
+            self.tail.drain(..self.tail.len() - TAIL);
+        }
+        // Only the new bytes (plus a marker's length before them) can hold the marker.
+        let from = self
+            .tail
+            .len()
+            .saturating_sub(chunk.len() + self.end_marker.len());
+        if memchr::memmem::find(&self.tail[from..], self.end_marker).is_some() {
+            self.complete = true;
+        }
+    }
+
+    /// The usage reported in the stream: the first report in the head, updated by every
+    /// later one in the tail.
+    fn usage(&self) -> Option<Usage> {
+        let mut usage: Option<Usage> = None;
+        for buf in [&self.head, &self.tail] {
+            let text = String::from_utf8_lossy(buf);
+            for v in text
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .filter_map(|d| serde_json::from_str::<Value>(d.trim_start()).ok())
+            {
+                if let Some(u) = usage_in(&v) {
+                    match &mut usage {
+                        Some(known) => known.merge(u),
+                        None => usage = Usage::from_json(u),
+                    }
+                }
+            }
+        }
+        usage
+    }
+
+    /// The entry for this request, once (`None` after it was taken).
+    fn take_record(&mut self) -> Option<Record> {
+        let outline = self.outline.take()?;
+        let outcome = if self.complete {
+            self.outcome
+        } else {
+            Outcome::Failure
+        };
+        let usage = self.usage();
+        let details = serde_json::json!({
+            "upstream": self.upstream,
+            "usage": usage,
+            "response_bytes": self.bytes,
+            "stream_complete": self.complete,
+        });
+        Some(completed(&outline, outcome, self.status, usage, details))
+    }
+
+    /// Records the request now (the stream has ended).
+    async fn finish(&mut self) {
+        if let Some(record) = self.take_record()
+            && let Err(e) = record_completed(&self.state, record).await
+        {
+            tracing::error!(error = %e, "gateway: cannot record a streamed request");
+        }
+    }
+}
+
+impl Drop for StreamRecord {
+    fn drop(&mut self) {
+        let Some(record) = self.take_record() else {
+            return;
+        };
+        // The client went away mid-stream. Drop cannot wait: the entry is queued for the
+        // writer, which commits it with the next batch.
+        if let Err(e) = self.state.audit().try_record_queued(record.clone()) {
+            tracing::warn!(error = %e, "gateway: queue full; recording an aborted stream in a task");
+            let state = self.state.clone();
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                handle.spawn(async move {
+                    if let Err(e) = state.record(record).await {
+                        tracing::error!(error = %e, "gateway: cannot record a streamed request");
+                    }
+                });
+            }
+        }
+    }
+}
