@@ -24,7 +24,7 @@ fn report(name: &str, mut times: Vec<Duration>) {
 async fn time_async<F, Fut>(mut f: F) -> Vec<Duration>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
+    Fut: Future<Output = ()>,
 {
     for _ in 0..200 {
         f().await;
