@@ -52,6 +52,10 @@ pub const FILES: &[(&str, &str)] = &[
         "retention.yaml",
         include_str!("../../../examples/governance/retention.yaml"),
     ),
+    (
+        "handling.yaml",
+        include_str!("../../../examples/governance/handling.yaml"),
+    ),
 ];
 
 /// Writes the example bundle into `dir` (created if missing); existing files are kept.

@@ -10,9 +10,11 @@
 //! - `scanning/rules.toml` — optional gitleaks-format secret rules (and files it extends);
 //! - `scanning/*.yaml` — optional allowlists scoped to paths and repositories;
 //! - `retention.yaml` — optional data-retention policy for prompt and response content.
+//! - `handling.yaml` — optional data handling of secrets and personal data in prompts.
 
 mod cases;
 pub mod example;
+pub mod handling;
 mod inventory;
 pub mod retention;
 pub mod scanning;
@@ -47,6 +49,9 @@ pub struct Bundle {
     /// What is kept of prompt and response content (digests only unless `retention.yaml`
     /// says otherwise).
     pub retention: model::Retention,
+    /// What the gateway does with secrets and personal data in prompts (everything passes to
+    /// the policy unless `handling.yaml` says otherwise).
+    pub handling: model::Handling,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +99,7 @@ enum Kind {
     Test,
     Scanning,
     Retention,
+    Handling,
 }
 
 fn kind_of(rel: &str) -> Option<Kind> {
@@ -110,6 +116,8 @@ fn kind_of(rel: &str) -> Option<Kind> {
         Some(Kind::Scanning)
     } else if rel == retention::RETENTION_FILE {
         Some(Kind::Retention)
+    } else if rel == handling::HANDLING_FILE {
+        Some(Kind::Handling)
     } else {
         None
     }
@@ -201,6 +209,7 @@ pub fn load(root: &Path) -> Result<Bundle, LoadError> {
     let mut schemas = Vec::new();
     let mut tests = Vec::new();
     let mut retention = Some(model::Retention::default());
+    let mut handling = Some(model::Handling::default());
     for f in &files {
         let yaml = yaml::YamlFile {
             path: &f.rel,
@@ -218,6 +227,7 @@ pub fn load(root: &Path) -> Result<Bundle, LoadError> {
                 text: f.text.clone(),
             }),
             Some(Kind::Retention) => retention = retention::read(&yaml, &mut diags),
+            Some(Kind::Handling) => handling = handling::read(&yaml, &mut diags),
             Some(Kind::Scanning) | None => {}
         }
     }
@@ -262,8 +272,8 @@ pub fn load(root: &Path) -> Result<Bundle, LoadError> {
         }
     }
     diags.sort_by(|a, b| a.location.cmp(&b.location));
-    match (engine, scan_rules, retention) {
-        (Some(engine), Some(scan_rules), Some(retention))
+    match (engine, scan_rules, retention, handling) {
+        (Some(engine), Some(scan_rules), Some(retention), Some(handling))
             if !diags.iter().any(Diagnostic::is_error) =>
         {
             Ok(Bundle {
@@ -277,6 +287,7 @@ pub fn load(root: &Path) -> Result<Bundle, LoadError> {
                     scanner::Scanner::new(&scan_rules).expect("checked by scanning::build"),
                 ),
                 retention,
+                handling,
             })
         }
         _ => Err(LoadError::Invalid(diags)),

@@ -459,3 +459,48 @@ fn retention_policy_defaults_to_digests_and_is_validated() {
         "#]],
     );
 }
+
+#[test]
+fn data_handling_defaults_to_pass_and_is_validated() {
+    use model::{DataClassification, FindingAction, HandlingRule};
+    let dir = patched(&[("handling.yaml", "")]);
+    let b = bundle::load(dir.path()).unwrap();
+    assert_eq!(
+        b.handling.rule_for(Some(DataClassification::Restricted)),
+        HandlingRule::default(),
+        "without handling.yaml every finding passes to the policy"
+    );
+    let b = bundle::load(&example_dir()).unwrap();
+    let rule = |c| {
+        let r = b.handling.rule_for(c);
+        (r.secrets, r.pii)
+    };
+    assert_eq!(rule(None), (FindingAction::Pass, FindingAction::Pass));
+    assert_eq!(
+        rule(Some(DataClassification::Internal)),
+        (FindingAction::Pass, FindingAction::Redact),
+        "a field left out takes the top-level value"
+    );
+    assert_eq!(
+        rule(Some(DataClassification::Restricted)),
+        (FindingAction::Block, FindingAction::Block)
+    );
+    check(
+        &[(
+            "handling.yaml",
+            "secrets: hide\nclassifications:\n  secret: { pii: block }\n  internal: { pii: drop }\n",
+        )],
+        expect![[r#"
+            handling.yaml:1:10: error[invalid-value]: invalid `secrets`: `hide` is not one of `pass` (send it; the policy decides), `redact` (replace each finding with a typed placeholder), `block` (refuse the request)
+            handling.yaml:3:3: error[invalid-value]: invalid `classifications`: `secret` is not one of `public`, `internal`, `confidential`, `restricted`
+            handling.yaml:4:20: error[invalid-value]: invalid `pii`: `drop` is not one of `pass` (send it; the policy decides), `redact` (replace each finding with a typed placeholder), `block` (refuse the request)
+        "#]],
+    );
+    check(
+        &[("handling.yaml", "secret: block\n")],
+        expect![[r#"
+        handling.yaml:1:1: error[invalid-field]: invalid data-handling policy at `secret`: Unknown field `secret`, expected one of `secrets`, `pii`, or `classifications`
+          hint: `handling.yaml` takes `secrets` and `pii` (each `pass`, `redact` or `block`) and `classifications: {<classification>: {secrets: …, pii: …}}`
+    "#]],
+    );
+}

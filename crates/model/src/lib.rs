@@ -5,6 +5,7 @@
 
 mod decision;
 mod diagnostic;
+mod handling;
 mod inventory;
 mod retention;
 
@@ -13,6 +14,7 @@ pub use decision::{
     Effect, FindingSummary, MergeContext, Outcome, PolicyEvalError, PromptContext,
 };
 pub use diagnostic::{Diagnostic, Location, Severity};
+pub use handling::{FindingAction, Handling, HandlingRule};
 pub use inventory::{
     AiTool, Application, DataClassification, Hosting, Inventory, Model, Owner, Person,
     RolloutStage, Team, ToolStatus, Vendor,

@@ -28,6 +28,8 @@ pub(super) struct Call<'a> {
     pub(super) query: Option<&'a str>,
     pub(super) body: Bytes,
     pub(super) upstream: Upstream,
+    /// Findings replaced by placeholders in `body`, told to the client in a header.
+    pub(super) redacted: usize,
 }
 
 /// The upstream failed (no answer, or a broken one): 502, recorded.
@@ -63,6 +65,7 @@ pub(super) async fn forward(state: Arc<AppState>, call: Call<'_>, outline: Outli
         query,
         body,
         upstream,
+        redacted,
     } = call;
     let mut url = format!("{}{}", upstream.base_url, endpoint.upstream_path());
     if let Some(q) = query.filter(|q| !q.is_empty()) {
@@ -151,6 +154,7 @@ pub(super) async fn forward(state: Arc<AppState>, call: Call<'_>, outline: Outli
         if let Some(ct) = content_type {
             out.headers_mut().insert(header::CONTENT_TYPE, ct);
         }
+        tell_redacted(&mut out, redacted);
         return out;
     }
 
@@ -197,7 +201,16 @@ pub(super) async fn forward(state: Arc<AppState>, call: Call<'_>, outline: Outli
     );
     out.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    tell_redacted(&mut out, redacted);
     out
+}
+
+/// `x-aigov-redacted: <n>` when findings were replaced by placeholders before sending.
+fn tell_redacted(out: &mut Response, redacted: usize) {
+    if redacted > 0 {
+        out.headers_mut()
+            .insert("x-aigov-redacted", HeaderValue::from(redacted));
+    }
 }
 
 /// The entry of a request the upstream answered.

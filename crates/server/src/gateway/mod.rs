@@ -26,7 +26,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use ledger::{EntryKind, Outcome};
-use model::{DecisionRequest, FindingSummary, PromptContext};
+use model::{DecisionRequest, FindingAction, FindingSummary, PromptContext};
 use serde_json::Value;
 
 use crate::AppState;
@@ -175,7 +175,45 @@ async fn handle(
     };
     let secrets = scanner.scan_secrets_in(prompt.text.as_bytes(), source);
     let pii = scanner.scan_pii_in(prompt.text.as_bytes(), source);
-    let findings = summarize(&secrets, &pii);
+    // Data handling (`handling.yaml`) by the repository's classification: findings to redact
+    // are replaced before the policy decides; the policy sees only those that pass.
+    let classification = repo
+        .as_deref()
+        .and_then(|r| loaded.bundle.inventory.application_of_repo(r))
+        .map(|a| a.classification);
+    let rule = loaded.bundle.handling.rule_for(classification);
+    let mut json = json;
+    let mut body = body;
+    let mut redacted = 0;
+    let mut to_redact: Vec<scanner::Finding> = Vec::new();
+    if rule.secrets == FindingAction::Redact {
+        to_redact.extend(secrets.iter().cloned());
+    }
+    if rule.pii == FindingAction::Redact {
+        to_redact.extend(pii.iter().cloned());
+    }
+    if !to_redact.is_empty() {
+        redacted = prompt.redact(&mut json, &to_redact);
+        match serde_json::to_vec(&json) {
+            Ok(b) => body = Bytes::from(b),
+            Err(e) => {
+                tracing::error!(error = %e, "gateway: cannot re-encode a redacted request");
+                return api.error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorKind::Upstream,
+                    "aigov could not redact this request; nothing was sent",
+                );
+            }
+        }
+    }
+    let passed = |fs: &[scanner::Finding], action| {
+        if action == FindingAction::Redact {
+            Vec::new()
+        } else {
+            fs.to_vec()
+        }
+    };
+    let findings = summarize(&passed(&secrets, rule.secrets), &passed(&pii, rule.pii));
 
     let outline = Outline {
         endpoint: endpoint.name(),
@@ -185,8 +223,8 @@ async fn handle(
         repo: repo.clone().unwrap_or_else(|| "-".to_owned()),
         model: model.clone(),
         stream,
-        findings: findings.clone(),
-        locations: locations(&prompt, &secrets, &pii),
+        findings: summarize(&secrets, &pii),
+        locations: locations(&prompt, &secrets, &pii, rule),
         started,
     };
     let Some(repo) = repo else {
@@ -199,6 +237,30 @@ async fn handle(
         };
         return refuse(&state, api, &outline, refusal).await;
     };
+
+    let blocked: Vec<&str> = [
+        ("secrets", &secrets, rule.secrets),
+        ("personal data", &pii, rule.pii),
+    ]
+    .into_iter()
+    .filter(|(_, found, action)| *action == FindingAction::Block && !found.is_empty())
+    .map(|(what, _, _)| what)
+    .collect();
+    if !blocked.is_empty() {
+        let class = classification.map_or("unknown".to_owned(), |c| c.to_string());
+        let message = format!(
+            "the prompt contains {} and repository `{repo}` is classified {class}, where aigov's data-handling policy blocks them; remove them and retry (the ledger has their types and locations)",
+            blocked.join(" and ")
+        );
+        let refusal = Refusal {
+            status: StatusCode::FORBIDDEN,
+            kind: ErrorKind::Denied,
+            decision: Some(ledger::Decision::Deny),
+            message: &message,
+            details: serde_json::json!({ "handling": rule, "classification": class }),
+        };
+        return refuse(&state, api, &outline, refusal).await;
+    }
 
     let request = DecisionRequest::SendPrompt {
         principal: caller.person,
@@ -270,6 +332,7 @@ async fn handle(
         query: query.as_deref(),
         body,
         upstream,
+        redacted,
     };
     forward::forward(state, call, outline).await
 }
@@ -290,28 +353,32 @@ fn summarize(secrets: &[scanner::Finding], pii: &[scanner::Finding]) -> FindingS
     }
 }
 
-/// Where each finding is (type, JSON pointer, line): the record says what was found where,
-/// never the value.
+/// Where each finding is (type, JSON pointer, line) and what was done with it: the record
+/// says what was found where, never the value.
 fn locations(
     prompt: &wire::Prompt,
     secrets: &[scanner::Finding],
     pii: &[scanner::Finding],
+    rule: model::HandlingRule,
 ) -> Value {
-    let all: Vec<Value> = secrets
-        .iter()
-        .chain(pii)
-        .map(|f| {
-            let (pointer, line) = prompt.locate(&f.span).unwrap_or_default();
-            serde_json::json!({
-                "type": &*f.family,
-                "rule": &*f.rule_id,
-                "kind": if secrets.iter().any(|s| std::ptr::eq(s, f)) { "secret" } else { "pii" },
-                "at": pointer,
-                "line": line,
-            })
+    let describe = |f: &scanner::Finding, kind: &str, action: FindingAction| {
+        let (pointer, line) = prompt.locate(&f.span).unwrap_or_default();
+        serde_json::json!({
+            "type": &*f.family,
+            "rule": &*f.rule_id,
+            "kind": kind,
+            "at": pointer,
+            "line": line,
+            "handling": action,
         })
-        .collect();
-    Value::Array(all)
+    };
+    Value::Array(
+        secrets
+            .iter()
+            .map(|f| describe(f, "secret", rule.secrets))
+            .chain(pii.iter().map(|f| describe(f, "pii", rule.pii)))
+            .collect(),
+    )
 }
 
 /// What the ledger entry of one gateway request says.

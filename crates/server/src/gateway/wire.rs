@@ -261,7 +261,6 @@ impl Prompt {
     /// Replaces each finding in `body` with its typed placeholder. Findings are spans of
     /// [`Prompt::text`]; one crossing two pieces (it cannot: pieces are joined by newlines
     /// no rule matches across) is redacted in each.
-    #[cfg_attr(not(test), expect(dead_code, reason = "the gateway redacts in the next commit"))]
     pub(crate) fn redact(&self, body: &mut Value, findings: &[scanner::Finding]) -> usize {
         let mut redacted = 0;
         for piece in &self.pieces {

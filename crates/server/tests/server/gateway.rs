@@ -681,7 +681,7 @@ async fn responses_embeddings_and_count_tokens_are_governed_and_forwarded() {
     // Where the secret was, never what it was.
     assert_eq!(
         rows[4].payload["findings"],
-        json!([{"type": "aws-access-key", "rule": "aws-access-key-id", "kind": "secret", "at": "/input", "line": 1}])
+        json!([{"type": "aws-access-key", "rule": "aws-access-key-id", "kind": "secret", "at": "/input", "line": 1, "handling": "pass"}])
     );
     g.server.verify_ledger().await;
 }
@@ -756,4 +756,97 @@ async fn models_lists_only_what_the_policy_allows_here() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "model_not_found");
     assert!(g.standin.requests().is_empty());
+}
+
+#[tokio::test]
+async fn findings_are_redacted_or_blocked_by_the_repositorys_classification() {
+    let g = gateway().await;
+    let marcus = g.key_for("marcus", "acme/payments-api").await;
+    let secret = "AKIAZ3MKQ7T2X4PLW5NB";
+    let email = "jane.doe@northwind-mail.com";
+    let prompt = format!("the job fails for {email} with key {secret}; why?");
+    let send = |key: &str, repo: &str| {
+        g.server
+            .client
+            .post(g.server.url("/v1/chat/completions"))
+            .bearer_auth(key)
+            .header("x-aigov-tool", "aider")
+            .header("x-aigov-repo", repo)
+            .json(&chat("local-coder", &prompt, false))
+            .send()
+    };
+    // Confidential: both replaced by typed placeholders, the request goes through.
+    let r = send(&g.key, "acme/data-pipeline").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["x-aigov-redacted"], "2");
+    // Internal: personal data is replaced; the secret passes to the policy, which refuses.
+    let r = send(&g.key, "acme/storefront").await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the prompt contains secrets"),
+        "{body}"
+    );
+    // Restricted: blocked outright, with what to do.
+    let r = send(&marcus, "acme/payments-api").await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["error"]["message"],
+        "the prompt contains secrets and personal data and repository `acme/payments-api` is classified restricted, where aigov's data-handling policy blocks them; remove them and retry (the ledger has their types and locations)"
+    );
+
+    let sent = g.standin.requests();
+    assert_eq!(
+        sent.len(),
+        1,
+        "only the redacted request reached the provider"
+    );
+    assert_eq!(
+        sent[0].body["messages"][0]["content"],
+        "the job fails for [REDACTED:email] with key [REDACTED:aws-access-key]; why?"
+    );
+    let rows = g.rows(3).await;
+    let handled: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            r.payload["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} {} {} line {}",
+                        f["type"].as_str().unwrap(),
+                        f["handling"].as_str().unwrap(),
+                        f["at"].as_str().unwrap(),
+                        f["line"]
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        handled,
+        [
+            [
+                "aws-access-key redact /messages/0/content line 1",
+                "email redact /messages/0/content line 1"
+            ],
+            [
+                "aws-access-key pass /messages/0/content line 1",
+                "email redact /messages/0/content line 1"
+            ],
+            [
+                "aws-access-key block /messages/0/content line 1",
+                "email block /messages/0/content line 1"
+            ],
+        ]
+    );
+    let everything = format!("{rows:?}{:?}", g.entries(3).await);
+    assert!(!everything.contains(secret) && !everything.contains(email));
+    g.server.verify_ledger().await;
 }
