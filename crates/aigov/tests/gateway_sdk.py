@@ -85,6 +85,36 @@ err = expect_error(
 )
 check("the prompt contains secrets" in str(err), f"openai: denial says why: {err}")
 
+# The Responses API, JSON and streamed.
+r = oa.responses.create(model="local-coder", instructions="be brief", input="Explain retries.")
+check(r.output_text and r.usage.output_tokens > 0, "openai: responses JSON")
+events = list(oa.responses.create(model="local-coder", input="Explain retries.", stream=True))
+check(events[-1].type == "response.completed", f"openai: responses stream ends: {events[-1].type}")
+
+e = oa.embeddings.create(model="local-coder", input=["fn main() {}", "retry loop"])
+check(len(e.data) == 2 and len(e.data[0].embedding) > 0, "openai: embeddings")
+
+# Only the models this developer may use here, with this tool.
+ids = [m.id for m in oa.models.list()]
+check(ids == ["local-coder", "claude-sonnet-4", "gpt-4o"], f"openai: models: {ids}")
+
+# A confidential repository: secrets and personal data are replaced before sending.
+r = oa.chat.completions.with_raw_response.create(
+    model="local-coder",
+    messages=[{"role": "user", "content": "mail jane.doe@northwind-mail.com, key AKIAZ3MKQ7T2X4PLW5NB"}],
+    extra_headers={"x-aigov-repo": "acme/data-pipeline"},
+)
+check(r.headers.get("x-aigov-redacted") == "2", "openai: redacted findings are counted")
+check(r.parse().choices[0].message.content, "openai: a redacted request is answered")
+
+# An upstream that refuses connections: a clear 5xx in the SDK's format.
+err = expect_error(
+    openai.InternalServerError,
+    lambda: oa.chat.completions.create(model="gpt-4o", messages=ASK),
+    "openai: an unreachable upstream is a server error",
+)
+check("upstream `dead`" in str(err), f"openai: the failure names the upstream: {err}")
+
 expect_error(
     openai.AuthenticationError,
     lambda: openai.OpenAI(base_url=f"{URL}/v1", api_key="aigov_dev_wrong", max_retries=0)
@@ -112,6 +142,9 @@ with an.messages.stream(
 kinds = [b.type for b in final.content]
 check("thinking" in kinds and "text" in kinds, f"anthropic: thinking and text blocks: {kinds}")
 check(final.stop_reason is not None, "anthropic: stream finished")
+
+n = an.messages.count_tokens(model="claude-sonnet-4", messages=ASK)
+check(n.input_tokens > 0, "anthropic: count_tokens")
 
 err = expect_error(
     anthropic.PermissionDeniedError,

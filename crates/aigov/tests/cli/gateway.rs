@@ -29,6 +29,12 @@ fn official_sdks_work_through_the_gateway() {
         )))
         .unwrap();
 
+    // Bound then dropped: nothing listens there.
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let dir = tempfile::tempdir().unwrap();
     let mut config = std::fs::File::create(dir.path().join("aigov.toml")).unwrap();
     write!(
@@ -47,9 +53,16 @@ api = "anthropic"
 base_url = "{}"
 api_key = "env:UPSTREAM_ANTHROPIC_KEY"
 models = ["claude-sonnet-4"]
+
+[[gateway.upstreams]]
+name = "dead"
+api = "openai"
+base_url = "http://127.0.0.1:{}/v1"
+models = ["gpt-4o"]
 "#,
         upstream.openai_base_url(),
-        upstream.anthropic_base_url()
+        upstream.anthropic_base_url(),
+        dead_port
     )
     .unwrap();
 
@@ -120,8 +133,15 @@ models = ["claude-sonnet-4"]
 
     // The upstream never saw a developer key; every forwarded request carried its own.
     let requests = upstream.requests();
-    // Three OpenAI calls (JSON, stream, tools) and two Anthropic ones; denials stay home.
-    assert_eq!(requests.len(), 5);
+    // Seven OpenAI calls (chat JSON, stream, tools, responses JSON and stream, embeddings,
+    // the redacted chat) and three Anthropic ones (JSON, stream, count_tokens); denials stay
+    // home.
+    assert_eq!(requests.len(), 10, "{requests:#?}");
+    let redacted = &requests[6].body["messages"][0]["content"];
+    assert_eq!(
+        redacted,
+        "mail [REDACTED:email], key [REDACTED:aws-access-key]"
+    );
     assert!(!format!("{requests:?}").contains(&key));
     assert!(!log().contains(&key), "developer keys are never logged");
 
@@ -159,8 +179,8 @@ models = ["claude-sonnet-4"]
     assert_eq!(denied, 2, "{lines}");
     assert_eq!(
         requests.len(),
-        7,
-        "5 forwarded + 2 denied; the unknown key names no one"
+        13,
+        "10 forwarded, 2 denied, 1 upstream failure; the unknown key names no one"
     );
     let key_file = dir.path().join("data/audit-signing.key");
     let out = run(
