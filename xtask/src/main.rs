@@ -187,6 +187,8 @@ fn test(args: &[String]) -> Result<()> {
             cmd.env("AIGOV_REQUIRE_POSTGRES", "1");
             // The official OpenAI/Anthropic SDK checks must run in CI, not skip.
             cmd.env("AIGOV_REQUIRE_SDK", "1");
+            // So must Claude Code's CLI through the gateway (installed from npm by the test).
+            cmd.env("AIGOV_REQUIRE_CLAUDE_CODE", "1");
         }
         banner(&format!(
             "cargo test{} {}{}",

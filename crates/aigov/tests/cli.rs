@@ -3,6 +3,8 @@
 //! `cli/audit_offline.rs`: `aigov audit export`, `verify --dir`/`--proof`/`--from-checkpoint`.
 //! `cli/audit_log.rs`: `aigov audit log`.
 //! `cli/key.rs`: `aigov key create|list|revoke`.
+//! `cli/claude_code.rs`: Claude Code's CLI through the gateway; `cli/sse_curl.rs`: raw SSE with
+//! curl; both start the gateway with `cli/gateway_harness.rs`.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -17,10 +19,16 @@ use expect_test::{Expect, expect};
 mod audit_log;
 #[path = "cli/audit_offline.rs"]
 mod audit_offline;
+#[path = "cli/claude_code.rs"]
+mod claude_code;
 #[path = "cli/gateway.rs"]
 mod gateway;
+#[path = "cli/gateway_harness.rs"]
+mod gateway_harness;
 #[path = "cli/key.rs"]
 mod key;
+#[path = "cli/sse_curl.rs"]
+mod sse_curl;
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/governance");
 

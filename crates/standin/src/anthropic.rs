@@ -163,7 +163,8 @@ pub(crate) fn messages(body: &[u8], seq: u64) -> Result<Output, ApiError> {
         ToolStyle::Anthropic,
         req.tools.as_deref(),
         req.tool_choice.as_ref(),
-    );
+    )
+    .filter(|_| !content::ends_with_tool_result(body));
     let id = format!("msg_standin{seq:016}");
     let tool_id = format!("toolu_standin{seq:016}");
     let text = reply_text(chars);

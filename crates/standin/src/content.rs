@@ -145,6 +145,45 @@ impl<'de> Deserialize<'de> for TextKey {
     }
 }
 
+/// Whether the conversation ends by handing tool results back: an OpenAI `tool` message, or
+/// a user message with a `tool_result` block (Anthropic). The stand-in then answers with text,
+/// as a model closes an agent's tool loop, instead of calling a tool again (an agent such as
+/// Claude Code would otherwise loop forever).
+pub(crate) fn ends_with_tool_result(body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Conversation {
+        messages: Vec<Turn>,
+    }
+    #[derive(Deserialize)]
+    struct Turn {
+        role: Option<String>,
+        content: Option<TurnContent>,
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum TurnContent {
+        Parts(Vec<Part>),
+        Other(IgnoredAny),
+    }
+    #[derive(Deserialize)]
+    struct Part {
+        #[serde(rename = "type")]
+        kind: Option<String>,
+    }
+    let Ok(conversation) = serde_json::from_slice::<Conversation>(body) else {
+        return false;
+    };
+    let Some(last) = conversation.messages.last() else {
+        return false;
+    };
+    match last.role.as_deref() {
+        Some("tool") => true,
+        Some("user") => matches!(&last.content, Some(TurnContent::Parts(parts))
+            if parts.iter().any(|p| p.kind.as_deref() == Some("tool_result"))),
+        _ => false,
+    }
+}
+
 /// A tool the stand-in decided to call.
 #[derive(Debug, Clone)]
 pub(crate) struct ToolCall {
@@ -374,6 +413,26 @@ mod tests {
         );
         let none = serde_json::json!("none");
         assert!(choose_tool(ToolStyle::OpenAiChat, Some(&tools), Some(&none)).is_none());
+    }
+
+    #[test]
+    fn tool_results_end_the_tool_loop() {
+        let ends = |body: Value| ends_with_tool_result(body.to_string().as_bytes());
+        let anthropic = serde_json::json!({"messages": [
+            {"role": "user", "content": "weather?"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "w", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "sunny"}]}]});
+        assert!(ends(anthropic));
+        let openai = serde_json::json!({"messages": [
+            {"role": "user", "content": "weather?"},
+            {"role": "tool", "tool_call_id": "c", "content": "sunny"}]});
+        assert!(ends(openai));
+        assert!(!ends(
+            serde_json::json!({"messages": [{"role": "user", "content": "weather?"}]})
+        ));
+        assert!(!ends(serde_json::json!({"messages": [
+            {"role": "user", "content": [{"type": "text", "text": "weather?"}]}]})));
+        assert!(!ends(serde_json::json!({"messages": []})));
     }
 
     #[test]

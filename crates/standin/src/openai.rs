@@ -194,7 +194,8 @@ pub(crate) fn chat_completions(body: &[u8], seq: u64) -> Result<Output, ApiError
         ToolStyle::OpenAiChat,
         req.tools.as_deref(),
         req.tool_choice.as_ref(),
-    );
+    )
+    .filter(|_| !content::ends_with_tool_result(body));
     let usage = ChatUsage::new(input_tokens(chars));
     let id = format!("chatcmpl-standin{seq:013}");
     let call_id = format!("call_standin{seq:012}");
