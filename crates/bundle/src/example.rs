@@ -56,6 +56,10 @@ pub const FILES: &[(&str, &str)] = &[
         "handling.yaml",
         include_str!("../../../examples/governance/handling.yaml"),
     ),
+    (
+        "budgets.yaml",
+        include_str!("../../../examples/governance/budgets.yaml"),
+    ),
 ];
 
 /// Writes the example bundle into `dir` (created if missing); existing files are kept.

@@ -9,9 +9,11 @@
 //! - `policy/tests/**/*.yaml` — policy test cases;
 //! - `scanning/rules.toml` — optional gitleaks-format secret rules (and files it extends);
 //! - `scanning/*.yaml` — optional allowlists scoped to paths and repositories;
-//! - `retention.yaml` — optional data-retention policy for prompt and response content.
-//! - `handling.yaml` — optional data handling of secrets and personal data in prompts.
+//! - `retention.yaml` — optional data-retention policy for prompt and response content;
+//! - `handling.yaml` — optional data handling of secrets and personal data in prompts;
+//! - `budgets.yaml` — optional budgets and rate limits for the AI gateway.
 
+pub mod budgets;
 mod cases;
 pub mod example;
 pub mod handling;
@@ -52,6 +54,8 @@ pub struct Bundle {
     /// What the gateway does with secrets and personal data in prompts (everything passes to
     /// the policy unless `handling.yaml` says otherwise).
     pub handling: model::Handling,
+    /// Budgets and rate limits the gateway enforces (none without `budgets.yaml`).
+    pub budgets: model::Budgets,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +104,7 @@ enum Kind {
     Scanning,
     Retention,
     Handling,
+    Budgets,
 }
 
 fn kind_of(rel: &str) -> Option<Kind> {
@@ -118,6 +123,8 @@ fn kind_of(rel: &str) -> Option<Kind> {
         Some(Kind::Retention)
     } else if rel == handling::HANDLING_FILE {
         Some(Kind::Handling)
+    } else if rel == budgets::BUDGETS_FILE {
+        Some(Kind::Budgets)
     } else {
         None
     }
@@ -210,6 +217,8 @@ pub fn load(root: &Path) -> Result<Bundle, LoadError> {
     let mut tests = Vec::new();
     let mut retention = Some(model::Retention::default());
     let mut handling = Some(model::Handling::default());
+    let mut budgets = Some(model::Budgets::default());
+    let mut budget_refs = Vec::new();
     for f in &files {
         let yaml = yaml::YamlFile {
             path: &f.rel,
@@ -228,11 +237,15 @@ pub fn load(root: &Path) -> Result<Bundle, LoadError> {
             }),
             Some(Kind::Retention) => retention = retention::read(&yaml, &mut diags),
             Some(Kind::Handling) => handling = handling::read(&yaml, &mut diags),
+            Some(Kind::Budgets) => {
+                budgets = budgets::read(&yaml, &mut budget_refs, &mut diags);
+            }
             Some(Kind::Scanning) | None => {}
         }
     }
     let (inventory, inv_diags) = reader.finish();
     diags.extend(inv_diags);
+    budgets::check_references(&budget_refs, &inventory, &mut diags);
     let scan_rules = scanning::build(&scanning_files(&files), &mut diags);
 
     // Policies are checked even when the inventory has errors, so one run reports everything.
@@ -272,8 +285,8 @@ pub fn load(root: &Path) -> Result<Bundle, LoadError> {
         }
     }
     diags.sort_by(|a, b| a.location.cmp(&b.location));
-    match (engine, scan_rules, retention, handling) {
-        (Some(engine), Some(scan_rules), Some(retention), Some(handling))
+    match (engine, scan_rules, retention, handling, budgets) {
+        (Some(engine), Some(scan_rules), Some(retention), Some(handling), Some(budgets))
             if !diags.iter().any(Diagnostic::is_error) =>
         {
             Ok(Bundle {
@@ -288,6 +301,7 @@ pub fn load(root: &Path) -> Result<Bundle, LoadError> {
                 ),
                 retention,
                 handling,
+                budgets,
             })
         }
         _ => Err(LoadError::Invalid(diags)),

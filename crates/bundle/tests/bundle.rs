@@ -504,3 +504,149 @@ fn data_handling_defaults_to_pass_and_is_validated() {
     "#]],
     );
 }
+
+#[test]
+fn budgets_are_read_and_validated() {
+    let dir = patched(&[("budgets.yaml", "")]);
+    let b = bundle::load(dir.path()).unwrap();
+    assert!(b.budgets.budgets.is_empty(), "without budgets.yaml, none");
+
+    let b = bundle::load(&example_dir()).unwrap();
+    let shown: String = b
+        .budgets
+        .budgets
+        .iter()
+        .map(|b| {
+            let per: Vec<String> = b.per.iter().map(|d| d.to_string()).collect();
+            let filters: Vec<String> = b
+                .filters
+                .iter()
+                .map(|f| format!("{}={}", f.dimension, f.values.join("|")))
+                .collect();
+            let limits: Vec<String> = b.limit.iter().map(|(m, v)| m.format(v)).collect();
+            format!(
+                "{}: per [{}] where [{}] {} {}\n",
+                b.name,
+                per.join(", "),
+                filters.join(", "),
+                b.window,
+                limits.join(", ")
+            )
+        })
+        .collect();
+    expect![[r#"
+        developer-monthly: per [developer] where [] month 200 USD
+        team-daily-tokens: per [team] where [] day 20,000,000 tokens
+        developer-rate: per [developer] where [] minute 60 requests
+        payments-gpt-4o: per [] where [team=payments, model=gpt-4o] month 500 USD
+    "#]]
+    .assert_eq(&shown);
+
+    check(
+        &[(
+            "budgets.yaml",
+            "budgets:
+  - name: a
+    per: [developer, teams, \"tag:\", developer]
+    where: { team: paymnets, model: [gpt-4o, gpt-5], tag:env: prod, repo: [] }
+    window: fortnight
+    limit: { cost_usd: 12.3456789, tokens: lots }
+  - name: a
+    window: day
+    limit: {}
+  - name: b c
+    window: day
+    limit: { requests: 1 }
+",
+        )],
+        expect![[r#"
+            budgets.yaml:3:22: error[invalid-value]: invalid `per`: `teams` is not one of `developer`, `team`, `tool`, `model`, `repo`, `tag:<key>`
+              hint: did you mean `team`?
+            budgets.yaml:3:29: error[invalid-value]: invalid `per`: `` is not a valid tag key; use letters, digits, `-`, `_` or `.`
+            budgets.yaml:3:37: error[invalid-value]: budget `a` lists `developer` twice in `per`
+            budgets.yaml:4:20: error[unknown-team]: `where.team` refers to team `paymnets`, which is not defined
+              hint: did you mean `payments`?
+            budgets.yaml:4:37: error[unknown-model]: `where.model` refers to model `gpt-5`, which is not defined
+              hint: did you mean `gpt-4o`?
+            budgets.yaml:4:75: error[invalid-value]: `where.repo` of budget `a` has an empty value
+              hint: give one value (`repo: x`) or a list (`repo: [x, y]`)
+            budgets.yaml:5:13: error[invalid-value]: invalid `window`: `fortnight` is not one of `minute`, `hour`, `day`, `week`, `month` (calendar periods in UTC)
+            budgets.yaml:6:24: error[invalid-value]: invalid `limit.cost_usd`: `12.3456789` has more than 6 decimals; the smallest amount is 0.000001 USD
+            budgets.yaml:6:44: error[invalid-value]: invalid `limit.tokens`: `lots` is not a whole number; write e.g. `1000000` or `1_000_000`
+            budgets.yaml:7:11: error[duplicate-budget]: budget `a` is defined twice
+              hint: the first definition is at budgets.yaml:2:11; budget names must be unique
+            budgets.yaml:9:12: error[invalid-value]: budget `a` sets no limit
+              hint: set any of `cost_usd`, `tokens`, `requests`, e.g. `limit: { cost_usd: 200 }`
+            budgets.yaml:10:11: error[invalid-value]: invalid budget `name`: `b c`
+              hint: use letters, digits, `-`, `_` or `.`, e.g. `developer-monthly`
+        "#]],
+    );
+    check(
+        &[(
+            "budgets.yaml",
+            "budgets:\n  - name: a\n    windw: day\n    limit: { requests: 1 }\n",
+        )],
+        expect![[r#"
+            budgets.yaml:3:5: error[invalid-field]: invalid budgets file at `budgets[0].windw`: Unknown field `windw`, expected one of `name`, `per`, `where`, `window`, or `limit`
+              hint: did you mean `window`? (a budget takes `name`, `per`, `where`, `window` and `limit`)
+        "#]],
+    );
+    check(
+        &[(
+            "budgets.yaml",
+            "budgets:\n  - name: a\n    window: day\n    limit: { request: 1 }\n",
+        )],
+        expect![[r#"
+            budgets.yaml:4:12: error[invalid-field]: invalid budgets file at `budgets[0].limit.request`: Unknown field `request`, expected one of `cost_usd`, `tokens`, or `requests`
+              hint: did you mean `requests`? (a limit takes `cost_usd`, `tokens` and `requests`)
+        "#]],
+    );
+    check(
+        &[("budgets.yaml", "budget:\n  - name: a\n")],
+        expect![[r#"
+            budgets.yaml:1:1: error[invalid-field]: invalid budgets file at `budget`: Unknown field `budget`, expected `budgets`
+              hint: did you mean `budgets`? (`budgets.yaml` holds `budgets:`, a list of budgets)
+        "#]],
+    );
+}
+
+#[test]
+fn policies_can_use_the_budget_state() {
+    let dir = patched(&[(
+        "policy/budget-models.cedar",
+        "@id(\"near-budget-self-hosted-only\")\n@reason(\"budget `x` is nearly spent\")\nforbid (principal, action == Action::\"SendPrompt\", resource)\nwhen { context.budget.used_percent >= 90 && context.budget.name == \"developer-monthly\" && context.model.hosting != Hosting::\"self-hosted\" };\n",
+    )]);
+    let b = bundle::load(dir.path()).unwrap();
+    let decide = |used_percent: u64| {
+        let request = model::DecisionRequest::SendPrompt {
+            principal: "alice".to_owned(),
+            resource: "acme/payments-api".to_owned(),
+            context: model::PromptContext {
+                tool: "claude-code".to_owned(),
+                model: "claude-sonnet-4".to_owned(),
+                budget: model::BudgetState {
+                    name: "developer-monthly".to_owned(),
+                    used_percent,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        };
+        let d = b.engine.decide(&request);
+        (
+            d.outcome,
+            d.determining
+                .iter()
+                .map(|p| p.id.clone())
+                .collect::<Vec<_>>(),
+        )
+    };
+    let (outcome, determining) = decide(95);
+    assert_eq!(outcome, model::Outcome::Deny);
+    assert!(determining.contains(&"near-budget-self-hosted-only".to_owned()));
+    assert!(
+        !decide(89)
+            .1
+            .contains(&"near-budget-self-hosted-only".to_owned())
+    );
+}

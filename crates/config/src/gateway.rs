@@ -1,4 +1,5 @@
-//! `[gateway]`: the model providers the AI gateway forwards to, and which models each serves.
+//! `[gateway]`: the model providers the AI gateway forwards to, which models each serves, and
+//! what each model's tokens cost (the price table budgets are counted in).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -95,7 +96,24 @@ impl GatewayConfig {
 pub(crate) struct RawGateway {
     upstreams: Vec<Spanned<RawUpstream>>,
     answer_after: AnswerAfter,
+    prices: Vec<RawPrice>,
 }
+
+/// One `[[gateway.prices]]` entry: USD per million tokens.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrice {
+    model: Spanned<String>,
+    input: Spanned<f64>,
+    output: Spanned<f64>,
+    #[serde(default)]
+    cache_read: Option<Spanned<f64>>,
+    #[serde(default)]
+    cache_write: Option<Spanned<f64>>,
+}
+
+/// The highest accepted price, in USD per million tokens (a typo guard, far above any real one).
+const MAX_USD_PER_MTOK: f64 = 1_000_000.0;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -228,6 +246,66 @@ pub(crate) fn validate(
         upstreams,
         answer_after: raw.answer_after,
     })
+}
+
+/// Validates `[[gateway.prices]]` into the price table (`Config::prices`).
+pub(crate) fn validate_prices(
+    raw: &RawGateway,
+    at: &dyn Fn(usize) -> Origin,
+) -> Result<model::PriceTable, ConfigError> {
+    let raw = &raw.prices;
+    let mut table = model::PriceTable::default();
+    let mut first: BTreeMap<String, Origin> = BTreeMap::new();
+    for p in raw {
+        let model = p.model.get_ref().trim();
+        if model.is_empty() {
+            return Err(ConfigError::Invalid {
+                setting: "gateway.prices.model",
+                origin: at(p.model.span().start),
+                message: "empty model id; use the inventory model id, e.g. `model = \"gpt-4.1\"`"
+                    .to_owned(),
+            });
+        }
+        if let Some(origin) = first.get(model) {
+            return Err(ConfigError::Invalid {
+                setting: "gateway.prices.model",
+                origin: at(p.model.span().start),
+                message: format!(
+                    "model `{model}` is priced twice (first {origin}); give each model one price"
+                ),
+            });
+        }
+        first.insert(model.to_owned(), at(p.model.span().start));
+        let micro = |setting: &'static str, v: &Spanned<f64>| -> Result<u64, ConfigError> {
+            let usd = *v.get_ref();
+            if !usd.is_finite() || !(0.0..=MAX_USD_PER_MTOK).contains(&usd) {
+                return Err(ConfigError::Invalid {
+                    setting,
+                    origin: at(v.span().start),
+                    message: format!(
+                        "`{usd}` is not a price for model `{model}`; give USD per million tokens, from 0 to {MAX_USD_PER_MTOK}, e.g. `3.0`"
+                    ),
+                });
+            }
+            // USD per million tokens to micro-USD per million tokens; exact for up to 6 decimals.
+            Ok((usd * 1e6).round() as u64)
+        };
+        let input = micro("gateway.prices.input", &p.input)?;
+        let price = model::ModelPrice {
+            input,
+            output: micro("gateway.prices.output", &p.output)?,
+            cache_read: match &p.cache_read {
+                Some(v) => micro("gateway.prices.cache_read", v)?,
+                None => input,
+            },
+            cache_write: match &p.cache_write {
+                Some(v) => micro("gateway.prices.cache_write", v)?,
+                None => input,
+            },
+        };
+        table.models.insert(model.to_owned(), price);
+    }
+    Ok(table)
 }
 
 /// `http(s)://host[:port][/path]` without credentials, query or fragment; returned without

@@ -92,6 +92,14 @@ fn render(c: &Config) -> String {
     if c.gateway.answer_after != AnswerAfter::default() {
         writeln!(out, "gateway.answer_after: {:?}", c.gateway.answer_after).unwrap();
     }
+    for (model, p) in &c.prices.models {
+        writeln!(
+            out,
+            "gateway price {model}: input={} output={} cache_read={} cache_write={} micro-USD/Mtok",
+            p.input, p.output, p.cache_read, p.cache_write
+        )
+        .unwrap();
+    }
     // The default replica is the host name: shown only when configured.
     if a.replica != default_replica() {
         writeln!(out, "audit.replica: {}", a.replica).unwrap();
@@ -703,6 +711,83 @@ fn gateway_errors() {
             3 | api = "gemini"
               |       ^^^^^^^^
             unknown variant `gemini`, expected `openai` or `anthropic`
+        "#]],
+    );
+}
+
+#[test]
+fn gateway_prices() {
+    check(
+        r#"
+[[gateway.prices]]
+model = "claude-sonnet-4"
+input = 3
+output = 15.0
+cache_read = 0.3
+cache_write = 3.75
+
+[[gateway.prices]]
+model = "local-coder"
+input = 0
+output = 0.000001
+"#,
+        &[],
+        expect![[r#"
+            file: aigov.toml
+            listen: 127.0.0.1:8080
+            data_dir: aigov-data
+            bundle.path: aigov-data/bundle (default: true)
+            bundle.reload_interval: 1s
+            database: sqlite aigov-data/aigov.db
+            log: info Text
+            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss
+            gateway price claude-sonnet-4: input=3000000 output=15000000 cache_read=300000 cache_write=3750000 micro-USD/Mtok
+            gateway price local-coder: input=0 output=1 cache_read=0 cache_write=0 micro-USD/Mtok
+        "#]],
+    );
+    let price =
+        |extra: &str| format!("[[gateway.prices]]\nmodel = \"m\"\ninput = 1\noutput = 2\n{extra}");
+    check(
+        &price("cache_read = -0.5\n"),
+        &[],
+        expect![[r#"
+        error: invalid `gateway.prices.cache_read` in `aigov.toml` at line 5, column 14: `-0.5` is not a price for model `m`; give USD per million tokens, from 0 to 1000000, e.g. `3.0`
+    "#]],
+    );
+    check(
+        &price("cache_write = inf\n"),
+        &[],
+        expect![[r#"
+        error: invalid `gateway.prices.cache_write` in `aigov.toml` at line 5, column 15: `inf` is not a price for model `m`; give USD per million tokens, from 0 to 1000000, e.g. `3.0`
+    "#]],
+    );
+    check(
+        &price("input_price = 1\n"),
+        &[],
+        expect![[r#"
+        error: invalid config file `aigov.toml`: TOML parse error at line 5, column 1
+          |
+        5 | input_price = 1
+          | ^^^^^^^^^^^
+        unknown field `input_price`, expected one of `model`, `input`, `output`, `cache_read`, `cache_write`
+    "#]],
+    );
+    check(
+        &format!("{}{}", price(""), price("")),
+        &[],
+        expect![[r#"
+        error: invalid `gateway.prices.model` in `aigov.toml` at line 6, column 9: model `m` is priced twice (first in `aigov.toml` at line 2, column 9); give each model one price
+    "#]],
+    );
+    check(
+        "[[gateway.prices]]\nmodel = \"m\"\ninput = 1\n",
+        &[],
+        expect![[r#"
+            error: invalid config file `aigov.toml`: TOML parse error at line 1, column 1
+              |
+            1 | [[gateway.prices]]
+              | ^^^^^^^^^^^^^^^^^^
+            missing field `output`
         "#]],
     );
 }

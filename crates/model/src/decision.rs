@@ -140,14 +140,25 @@ pub struct FindingSummary {
     pub pii_types: Vec<String>,
 }
 
-/// The budget that applies to this request, as the gateway sees it before forwarding.
+/// The budgets that apply to this request, as the gateway sees them before forwarding.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BudgetState {
+    /// Some limit of some applicable budget would be exceeded by this request.
     pub exceeded: bool,
+    /// Spent in the window of the applicable cost limit closest to being used up (in cents,
+    /// rounded down); `0` when no cost limit applies.
     pub spent_cents: u64,
-    /// `0` means no limit is set.
+    /// That cost limit, in cents (rounded up); `0` means no cost limit applies.
     pub limit_cents: u64,
+    /// Name of the budget closest to its limit (the one that blocks longest when exceeded);
+    /// empty when no budget applies.
+    pub name: String,
+    /// How much of that budget's limit is used, in percent (may exceed 100).
+    pub used_percent: u64,
+    /// Details of that limit, for the developer's message; not part of the Cedar context.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tightest: Option<crate::BudgetUse>,
 }
 
 /// Facts about a change (pull/merge request) that the gates decide on.

@@ -288,6 +288,8 @@ pub(crate) fn context_value(t: &Types, req: &DecisionRequest) -> Value {
                     ("exceeded", Value::Bool(c.budget.exceeded)),
                     ("spent_cents", long(c.budget.spent_cents)),
                     ("limit_cents", long(c.budget.limit_cents)),
+                    ("name", Value::str(&c.budget.name)),
+                    ("used_percent", long(c.budget.used_percent)),
                 ]),
             ),
         ],

@@ -601,3 +601,127 @@ impl LedgerStore for Store {
         dispatch!(self, s => s.ledger_checkpoints().await)
     }
 }
+
+/// One budget counter of the AI gateway: a scope (budget, window kind and the request's
+/// dimension values, as `crates/meter` spells it) and the start of its calendar window.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UsageKey {
+    pub scope: String,
+    /// Unix seconds, UTC.
+    pub window_start: i64,
+}
+
+/// What a counter holds, or what to add to it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsageTotals {
+    pub requests: u64,
+    pub tokens: u64,
+    pub cost_micro_usd: u64,
+}
+
+/// An amount to add to one counter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageDelta {
+    pub key: UsageKey,
+    /// End of the window (Unix seconds, exclusive), for pruning.
+    pub window_end: i64,
+    pub add: UsageTotals,
+}
+
+/// The gateway's budget counters, shared by every replica: each adds its own usage and reads
+/// the sum of all replicas' back.
+pub trait UsageStore {
+    /// Adds every delta to its counter (a missing counter starts at zero), all in one
+    /// transaction. Deltas for the same key are summed first.
+    fn usage_add(
+        &self,
+        deltas: Vec<UsageDelta>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The totals of `keys`, in the same order; zero for a counter never written.
+    fn usage_totals(
+        &self,
+        keys: Vec<UsageKey>,
+    ) -> impl Future<Output = Result<Vec<UsageTotals>, StoreError>> + Send;
+    /// Deletes the counters whose window ended at or before `ended_by` (Unix seconds);
+    /// returns how many.
+    fn usage_prune(&self, ended_by: i64) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
+
+impl UsageStore for Store {
+    async fn usage_add(&self, deltas: Vec<UsageDelta>) -> Result<(), StoreError> {
+        let deltas = merge_usage(deltas);
+        if deltas.is_empty() {
+            return Ok(());
+        }
+        dispatch!(self, s => s.usage_add(deltas).await)
+    }
+
+    async fn usage_totals(&self, keys: Vec<UsageKey>) -> Result<Vec<UsageTotals>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        dispatch!(self, s => s.usage_totals(keys).await)
+    }
+
+    async fn usage_prune(&self, ended_by: i64) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.usage_prune(ended_by).await)
+    }
+}
+
+/// A stored counter row: the deltas summed per key, sorted by key (so concurrent batches
+/// from several replicas lock rows in one order), as `i64`s for the database.
+pub(crate) struct UsageRow {
+    pub scope: String,
+    pub window_start: i64,
+    pub window_end: i64,
+    pub requests: i64,
+    pub tokens: i64,
+    pub cost_micro_usd: i64,
+}
+
+fn merge_usage(deltas: Vec<UsageDelta>) -> Vec<UsageDelta> {
+    let mut merged: std::collections::BTreeMap<UsageKey, UsageDelta> =
+        std::collections::BTreeMap::new();
+    for d in deltas {
+        match merged.get_mut(&d.key) {
+            Some(m) => {
+                m.window_end = m.window_end.max(d.window_end);
+                m.add.requests = m.add.requests.saturating_add(d.add.requests);
+                m.add.tokens = m.add.tokens.saturating_add(d.add.tokens);
+                m.add.cost_micro_usd = m.add.cost_micro_usd.saturating_add(d.add.cost_micro_usd);
+            }
+            None => {
+                merged.insert(d.key.clone(), d);
+            }
+        }
+    }
+    merged.into_values().collect()
+}
+
+pub(crate) fn usage_rows(deltas: Vec<UsageDelta>) -> Result<Vec<UsageRow>, StoreError> {
+    deltas
+        .into_iter()
+        .map(|d| {
+            Ok(UsageRow {
+                requests: to_i64("usage requests", d.add.requests)?,
+                tokens: to_i64("usage tokens", d.add.tokens)?,
+                cost_micro_usd: to_i64("usage cost", d.add.cost_micro_usd)?,
+                scope: d.key.scope,
+                window_start: d.key.window_start,
+                window_end: d.window_end,
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn usage_totals_from(
+    requests: i64,
+    tokens: i64,
+    cost_micro_usd: i64,
+) -> Result<UsageTotals, StoreError> {
+    Ok(UsageTotals {
+        requests: to_u64("usage requests", requests)?,
+        tokens: to_u64("usage tokens", tokens)?,
+        cost_micro_usd: to_u64("usage cost", cost_micro_usd)?,
+    })
+}

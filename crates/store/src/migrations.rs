@@ -189,6 +189,39 @@ CREATE UNIQUE INDEX api_tokens_active_kind_name_key ON api_tokens (kind, name)
     WHERE revoked_at IS NULL;
 ",
     },
+    Migration {
+        version: 4,
+        name: "usage counters",
+        sqlite: "
+-- The AI gateway's budget counters (crates/meter): usage per budget scope (budget, window kind
+-- and the request's dimension values, e.g. `developer-monthly|month|developer=alice`) and
+-- calendar window. Replicas add their deltas (upsert-add) and read the totals back; rows are
+-- enforcement state, pruned some time after their window ends (the ledger keeps each
+-- request's usage). Times are Unix seconds, UTC.
+CREATE TABLE usage_counters (
+    scope          TEXT NOT NULL,
+    window_start   INTEGER NOT NULL,
+    window_end     INTEGER NOT NULL CHECK (window_end > window_start),
+    requests       INTEGER NOT NULL CHECK (requests >= 0),
+    tokens         INTEGER NOT NULL CHECK (tokens >= 0),
+    cost_micro_usd INTEGER NOT NULL CHECK (cost_micro_usd >= 0),
+    PRIMARY KEY (scope, window_start)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX usage_counters_window_end ON usage_counters (window_end);
+",
+        postgres: "
+CREATE TABLE usage_counters (
+    scope          text NOT NULL,
+    window_start   bigint NOT NULL,
+    window_end     bigint NOT NULL CHECK (window_end > window_start),
+    requests       bigint NOT NULL CHECK (requests >= 0),
+    tokens         bigint NOT NULL CHECK (tokens >= 0),
+    cost_micro_usd bigint NOT NULL CHECK (cost_micro_usd >= 0),
+    PRIMARY KEY (scope, window_start)
+);
+CREATE INDEX usage_counters_window_end ON usage_counters (window_end);
+",
+    },
 ];
 
 /// The schema version this build creates and understands.

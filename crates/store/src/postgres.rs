@@ -798,3 +798,89 @@ impl EventColumns {
         Ok(())
     }
 }
+
+// Budget counters (`UsageStore`).
+impl PgStore {
+    pub(crate) async fn usage_add(&self, deltas: Vec<crate::UsageDelta>) -> Result<(), StoreError> {
+        let rows = crate::usage_rows(deltas)?;
+        let n = rows.len();
+        let (mut scopes, mut starts, mut ends) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (mut requests, mut tokens, mut costs) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for r in rows {
+            scopes.push(r.scope);
+            starts.push(r.window_start);
+            ends.push(r.window_end);
+            requests.push(r.requests);
+            tokens.push(r.tokens);
+            costs.push(r.cost_micro_usd);
+        }
+        let client = self.client().await?;
+        // One statement, so one transaction; the rows come sorted by key (see `UsageRow`),
+        // so replicas flushing overlapping counters lock them in the same order.
+        let stmt = client
+            .prepare_cached(
+                "INSERT INTO usage_counters
+                     (scope, window_start, window_end, requests, tokens, cost_micro_usd)
+                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[],
+                                      $5::bigint[], $6::bigint[])
+                 ON CONFLICT (scope, window_start) DO UPDATE SET
+                     window_end = greatest(usage_counters.window_end, EXCLUDED.window_end),
+                     requests = usage_counters.requests + EXCLUDED.requests,
+                     tokens = usage_counters.tokens + EXCLUDED.tokens,
+                     cost_micro_usd = usage_counters.cost_micro_usd + EXCLUDED.cost_micro_usd",
+            )
+            .await?;
+        client
+            .execute(
+                &stmt,
+                &[&scopes, &starts, &ends, &requests, &tokens, &costs],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn usage_totals(
+        &self,
+        keys: Vec<crate::UsageKey>,
+    ) -> Result<Vec<crate::UsageTotals>, StoreError> {
+        let scopes: Vec<&str> = keys.iter().map(|k| k.scope.as_str()).collect();
+        let starts: Vec<i64> = keys.iter().map(|k| k.window_start).collect();
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT k.i, c.requests, c.tokens, c.cost_micro_usd
+                 FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS k(scope, window_start, i)
+                 JOIN usage_counters c
+                   ON c.scope = k.scope AND c.window_start = k.window_start",
+            )
+            .await?;
+        let mut out = vec![crate::UsageTotals::default(); keys.len()];
+        for row in client.query(&stmt, &[&scopes, &starts]).await? {
+            let i: i64 = row.try_get(0)?;
+            let slot = usize::try_from(i - 1)
+                .ok()
+                .and_then(|i| out.get_mut(i))
+                .ok_or_else(|| StoreError::InvalidData(format!("usage row {i} out of range")))?;
+            *slot = crate::usage_totals_from(row.try_get(1)?, row.try_get(2)?, row.try_get(3)?)?;
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn usage_prune(&self, ended_by: i64) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        Ok(client
+            .execute(
+                "DELETE FROM usage_counters WHERE window_end <= $1",
+                &[&ended_by],
+            )
+            .await?)
+    }
+}

@@ -809,3 +809,86 @@ impl SqliteStore {
         .await
     }
 }
+
+// Budget counters (`UsageStore`).
+impl SqliteStore {
+    pub(crate) async fn usage_add(&self, deltas: Vec<crate::UsageDelta>) -> Result<(), StoreError> {
+        let rows = crate::usage_rows(deltas)?;
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO usage_counters
+                         (scope, window_start, window_end, requests, tokens, cost_micro_usd)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (scope, window_start) DO UPDATE SET
+                         window_end = max(window_end, excluded.window_end),
+                         requests = requests + excluded.requests,
+                         tokens = tokens + excluded.tokens,
+                         cost_micro_usd = cost_micro_usd + excluded.cost_micro_usd",
+                )?;
+                for r in &rows {
+                    stmt.execute(params![
+                        r.scope,
+                        r.window_start,
+                        r.window_end,
+                        r.requests,
+                        r.tokens,
+                        r.cost_micro_usd
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn usage_totals(
+        &self,
+        keys: Vec<crate::UsageKey>,
+    ) -> Result<Vec<crate::UsageTotals>, StoreError> {
+        self.read(move |c| {
+            // One read transaction: every total from the same snapshot.
+            let tx = c.unchecked_transaction()?;
+            let mut out = Vec::with_capacity(keys.len());
+            {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT requests, tokens, cost_micro_usd FROM usage_counters
+                     WHERE scope = ?1 AND window_start = ?2",
+                )?;
+                for k in &keys {
+                    let row = stmt
+                        .query_row(params![k.scope, k.window_start], |r| {
+                            Ok((
+                                r.get::<_, i64>(0)?,
+                                r.get::<_, i64>(1)?,
+                                r.get::<_, i64>(2)?,
+                            ))
+                        })
+                        .optional()?;
+                    out.push(match row {
+                        Some((requests, tokens, cost)) => {
+                            crate::usage_totals_from(requests, tokens, cost)?
+                        }
+                        None => crate::UsageTotals::default(),
+                    });
+                }
+            }
+            tx.finish()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(crate) async fn usage_prune(&self, ended_by: i64) -> Result<u64, StoreError> {
+        self.write(move |c| {
+            let n = c.execute(
+                "DELETE FROM usage_counters WHERE window_end <= ?1",
+                params![ended_by],
+            )?;
+            Ok(n as u64)
+        })
+        .await
+    }
+}

@@ -11,3 +11,5 @@ mod ledger_search;
 mod schema;
 #[path = "store/tokens.rs"]
 mod tokens;
+#[path = "store/usage.rs"]
+mod usage;
