@@ -114,6 +114,9 @@ async fn serve(config: config::Config) -> anyhow::Result<()> {
     gateway.resolve_keys()?;
     for u in &gateway.upstreams {
         tracing::info!(upstream = %u.name, base_url = %u.base_url, models = ?u.models, "gateway upstream");
+        for m in u.models.iter().filter(|m| gateway.prices.get(m).is_none()) {
+            tracing::warn!(model = %m, "no `[[gateway.prices]]` entry: this model's requests cost 0 against cost budgets (tokens and requests still count)");
+        }
     }
     let state = server::AppState::with_gateway(
         store,

@@ -60,6 +60,8 @@ pub enum AnswerAfter {
 pub struct GatewayConfig {
     pub upstreams: Vec<Upstream>,
     pub answer_after: AnswerAfter,
+    /// What each model's tokens cost (`[[gateway.prices]]`); a model without a price costs 0.
+    pub prices: model::PriceTable,
 }
 
 impl GatewayConfig {
@@ -245,11 +247,12 @@ pub(crate) fn validate(
     Ok(GatewayConfig {
         upstreams,
         answer_after: raw.answer_after,
+        prices: validate_prices(raw, at)?,
     })
 }
 
-/// Validates `[[gateway.prices]]` into the price table (`Config::prices`).
-pub(crate) fn validate_prices(
+/// Validates `[[gateway.prices]]` into the price table (`GatewayConfig::prices`).
+fn validate_prices(
     raw: &RawGateway,
     at: &dyn Fn(usize) -> Origin,
 ) -> Result<model::PriceTable, ConfigError> {

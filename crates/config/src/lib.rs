@@ -54,8 +54,6 @@ pub struct Config {
     pub log: LogConfig,
     pub audit: AuditConfig,
     pub gateway: GatewayConfig,
-    /// What each model's tokens cost (`[[gateway.prices]]`); a model without a price costs 0.
-    pub prices: model::PriceTable,
 }
 
 /// The audit ledger: its identity, signer key and durability.
@@ -472,7 +470,6 @@ pub fn from_sources(
 
     // gateway
     let gateway = gateway::validate(&raw.gateway, &at)?;
-    let prices = gateway::validate_prices(&raw.gateway, &at)?;
 
     Ok(Config {
         file: file.map(|(path, _)| path.to_owned()),
@@ -487,7 +484,6 @@ pub fn from_sources(
         log,
         audit,
         gateway,
-        prices,
     })
 }
 

@@ -92,7 +92,7 @@ fn render(c: &Config) -> String {
     if c.gateway.answer_after != AnswerAfter::default() {
         writeln!(out, "gateway.answer_after: {:?}", c.gateway.answer_after).unwrap();
     }
-    for (model, p) in &c.prices.models {
+    for (model, p) in &c.gateway.prices.models {
         writeln!(
             out,
             "gateway price {model}: input={} output={} cache_read={} cache_write={} micro-USD/Mtok",

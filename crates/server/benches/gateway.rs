@@ -60,6 +60,7 @@ async fn run(answer_after: AnswerAfter, power_safe: bool, requests: usize) {
             connect_timeout: Duration::from_secs(2),
         }],
         answer_after,
+        prices: Default::default(),
     };
     let state = server::AppState::with_gateway(
         store,

@@ -77,6 +77,8 @@ pub struct AppState {
     http: reqwest::Client,
     /// Developer keys recently looked up.
     keys: gateway::keys::KeyCache,
+    /// Budgets and rate limits of the bundle in service, with this replica's usage counters.
+    meter: meter::Meter,
     bundle: ArcSwap<LoadedBundle>,
     bundle_path: PathBuf,
     reload_interval: Duration,
@@ -125,6 +127,7 @@ impl AppState {
             gateway,
             http,
             keys: Default::default(),
+            meter: meter::Meter::new(&bundle.bundle.budgets),
             bundle: ArcSwap::from_pointee(bundle),
             bundle_path,
             reload_interval,
@@ -150,6 +153,11 @@ impl AppState {
 
     pub(crate) fn keys(&self) -> &gateway::keys::KeyCache {
         &self.keys
+    }
+
+    /// Budgets and rate limits (see the `meter` crate).
+    pub fn meter(&self) -> &meter::Meter {
+        &self.meter
     }
 
     /// Records an event in the audit ledger (durable when this returns) and its details row.
@@ -249,7 +257,8 @@ pub async fn serve(
 ) -> Result<(), ServerError> {
     reload::record_loaded(&state, &state.bundle(), "startup").await;
     let (stop_tx, stop_rx) = watch::channel(());
-    let reloader = tokio::spawn(reload::run(state.clone(), stop_rx));
+    let reloader = tokio::spawn(reload::run(state.clone(), stop_rx.clone()));
+    let flusher = tokio::spawn(flush_usage(state.clone(), stop_rx));
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -258,13 +267,41 @@ pub async fn serve(
             drop(stop_tx);
         })
         .await;
-    // Dropping the sender (here at the latest, if serving failed) stops the reload task.
+    // Dropping the sender (here at the latest, if serving failed) stops the reload task and
+    // the usage flusher, which flushes once more.
+    if let Err(e) = flusher.await
+        && e.is_panic()
+    {
+        std::panic::resume_unwind(e.into_panic());
+    }
     if let Err(e) = reloader.await
         && e.is_panic()
     {
         std::panic::resume_unwind(e.into_panic());
     }
     result.map_err(ServerError::Io)
+}
+
+/// How often this replica writes its usage counters and reads the other replicas'.
+const USAGE_FLUSH: Duration = Duration::from_millis(250);
+
+/// Flushes the meter's usage counters to the store every [`USAGE_FLUSH`] until `stop` is
+/// dropped, then once more.
+async fn flush_usage(state: Arc<AppState>, mut stop: watch::Receiver<()>) {
+    let mut tick = tokio::time::interval(USAGE_FLUSH);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let stopping = tokio::select! {
+            _ = tick.tick() => false,
+            changed = stop.changed() => changed.is_err(),
+        };
+        if let Err(e) = state.meter.flush(&state.store).await {
+            tracing::warn!(error = %e, "cannot flush usage counters; retrying");
+        }
+        if stopping {
+            return;
+        }
+    }
 }
 
 /// One log line per request: method, path, status, duration. Never headers (tokens live there).

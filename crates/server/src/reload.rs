@@ -67,6 +67,7 @@ async fn reload(state: &AppState) {
             );
             log_diagnostics(&loaded.bundle.warnings);
             record_loaded(state, &loaded, "reload").await;
+            state.meter().set_budgets(&loaded.bundle.budgets);
             state.bundle.store(Arc::new(loaded));
         }
         Err(LoadError::Invalid(diagnostics)) => {

@@ -30,6 +30,9 @@ pub(super) struct Call<'a> {
     pub(super) upstream: Upstream,
     /// Findings replaced by placeholders in `body`, told to the client in a header.
     pub(super) redacted: usize,
+    /// This request's place in its budgets, settled with the usage the upstream reports
+    /// (dropped unsettled, it counts as one request with no tokens).
+    pub(super) reservation: meter::Reservation,
 }
 
 /// The upstream failed (no answer, or a broken one): 502, recorded.
@@ -66,6 +69,7 @@ pub(super) async fn forward(state: Arc<AppState>, call: Call<'_>, outline: Outli
         body,
         upstream,
         redacted,
+        reservation,
     } = call;
     let mut url = format!("{}{}", upstream.base_url, endpoint.upstream_path());
     if let Some(q) = query.filter(|q| !q.is_empty()) {
@@ -140,7 +144,15 @@ pub(super) async fn forward(state: Arc<AppState>, call: Call<'_>, outline: Outli
             "response_sha256": ledger::sha256(&bytes).to_string(),
             "response_bytes": bytes.len(),
         });
-        let record = completed(&outline, outcome, status.as_u16(), usage, details);
+        let record = completed(
+            &state,
+            &outline,
+            outcome,
+            status.as_u16(),
+            usage,
+            details,
+            Some(reservation),
+        );
         if let Err(e) = record_completed(&state, record).await {
             tracing::error!(error = %e, "gateway: cannot record a request");
             return endpoint.api().error(
@@ -163,6 +175,7 @@ pub(super) async fn forward(state: Arc<AppState>, call: Call<'_>, outline: Outli
     let guard = StreamRecord {
         state: state.clone(),
         outline: Some(outline),
+        reservation: Some(reservation),
         end_marker: endpoint.stream_end(),
         upstream: upstream.name.clone(),
         status: status.as_u16(),
@@ -213,14 +226,21 @@ fn tell_redacted(out: &mut Response, redacted: usize) {
     }
 }
 
-/// The entry of a request the upstream answered.
+/// The entry of a request the upstream answered; settles its budget reservation with the
+/// reported usage and its cost from `[[gateway.prices]]`.
 fn completed(
+    state: &AppState,
     outline: &Outline,
     outcome: Outcome,
     status: u16,
     usage: Option<Usage>,
-    details: Value,
+    mut details: Value,
+    reservation: Option<meter::Reservation>,
 ) -> Record {
+    let cost = usage.map(|u| meter::cost(&state.gateway().prices, &outline.model, &u.into()));
+    if let Some(c) = cost {
+        details["cost_usd"] = Value::from(format_usd(c));
+    }
     let mut record = outline
         .record(outcome, status, details)
         .decision(ledger::Decision::Allow);
@@ -232,13 +252,28 @@ fn completed(
             )
             .field("tokens_out", u.output_tokens.to_string());
     }
+    if let Some(c) = cost {
+        record = record.field("cost_usd", format_usd(c));
+    }
+    if let Some(r) = reservation {
+        match (usage, cost) {
+            (Some(u), Some(c)) => r.record(meter::Usage::from(u).total_tokens(), c),
+            _ => drop(r),
+        }
+    }
     record
+}
+
+/// Micro-USD as a decimal USD amount with six places.
+fn format_usd(micro: u64) -> String {
+    format!("{}.{:06}", micro / 1_000_000, micro % 1_000_000)
 }
 
 /// Watches a streamed answer; records the request once, when it ends or is dropped.
 struct StreamRecord {
     state: Arc<AppState>,
     outline: Option<Outline>,
+    reservation: Option<meter::Reservation>,
     /// What a complete stream of this endpoint ends with.
     end_marker: &'static [u8],
     upstream: String,
@@ -312,7 +347,15 @@ impl StreamRecord {
             "response_bytes": self.bytes,
             "stream_complete": self.complete,
         });
-        Some(completed(&outline, outcome, self.status, usage, details))
+        Some(completed(
+            &self.state,
+            &outline,
+            outcome,
+            self.status,
+            usage,
+            details,
+            self.reservation.take(),
+        ))
     }
 
     /// Records the request now (the stream has ended).

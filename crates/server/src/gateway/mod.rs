@@ -262,18 +262,62 @@ async fn handle(
         return refuse(&state, api, &outline, refusal).await;
     }
 
+    // Budgets and rate limits (`budgets.yaml`): this request's dimensions, checked in memory.
+    let tags = match header_str(&headers, "x-aigov-tags").map(meter::parse_tags) {
+        None => Vec::new(),
+        Some(Ok(tags)) => tags,
+        Some(Err(e)) => {
+            return api.error(
+                StatusCode::BAD_REQUEST,
+                ErrorKind::Invalid,
+                &format!("invalid `x-aigov-tags` header ({e}); send `key=value,key2=value2`"),
+            );
+        }
+    };
+    let token_estimate = prompt.text.len().div_ceil(4) as u64;
+    let dims = meter::Dimensions {
+        developer: &caller.person,
+        teams: loaded.bundle.inventory.teams_of(&caller.person),
+        tool: &tool,
+        model: &model,
+        repo: Some(&repo),
+        tags,
+    };
+    let prices = &state.gateway().prices;
+    let check = state
+        .meter()
+        .check(&dims, meter::estimate(prices, &model, token_estimate));
+    drop(dims);
+
     let request = DecisionRequest::SendPrompt {
-        principal: caller.person,
+        principal: caller.person.clone(),
         resource: repo,
         context: PromptContext {
             tool,
             model: model.clone(),
             findings,
-            token_estimate: prompt.text.len().div_ceil(4) as u64,
-            budget: Default::default(),
+            token_estimate,
+            budget: check.state.clone(),
         },
     };
     let decision = loaded.bundle.engine.decide(&request);
+    if !decision.is_allowed() && check.state.exceeded {
+        // Over a budget or rate limit: the SDKs' rate-limit error, with when it resets.
+        let over = check
+            .state
+            .tightest
+            .as_ref()
+            .map_or_else(|| "a budget is spent".to_owned(), |b| b.message());
+        let message = format!("denied by aigov: {over}");
+        let refusal = Refusal {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            kind: ErrorKind::RateLimited,
+            decision: Some(ledger::Decision::Deny),
+            message: &message,
+            details: serde_json::json!({ "decision": decision, "budget": check.state }),
+        };
+        return refuse(&state, api, &outline, refusal).await;
+    }
     if !decision.is_allowed() {
         let reasons: Vec<String> = decision
             .determining
@@ -333,6 +377,7 @@ async fn handle(
         body,
         upstream,
         redacted,
+        reservation: state.meter().reserve(&check),
     };
     forward::forward(state, call, outline).await
 }

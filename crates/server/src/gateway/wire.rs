@@ -321,7 +321,6 @@ pub(crate) enum ErrorKind {
     Invalid,
     NotFound,
     Denied,
-    #[expect(dead_code, reason = "budgets answer with it in a later commit")]
     RateLimited,
     Upstream,
     Unavailable,
@@ -493,6 +492,17 @@ impl Usage {
         }
         if has("cache_creation_input_tokens") {
             self.cache_write_tokens = u.cache_write_tokens;
+        }
+    }
+}
+
+impl From<Usage> for meter::Usage {
+    fn from(u: Usage) -> meter::Usage {
+        meter::Usage {
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            cache_read_tokens: u.cache_read_tokens,
+            cache_write_tokens: u.cache_write_tokens,
         }
     }
 }

@@ -69,6 +69,19 @@ async fn gateway_with(prepare: impl FnOnce(&std::path::Path)) -> Gateway {
             ),
         ],
         answer_after: Default::default(),
+        // 1 USD per million input tokens, 2 per million output: 1 and 2 micro-USD a token.
+        prices: model::PriceTable {
+            models: [(
+                "local-coder".to_owned(),
+                model::ModelPrice {
+                    input: 1_000_000,
+                    output: 2_000_000,
+                    cache_read: 1_000_000,
+                    cache_write: 1_000_000,
+                },
+            )]
+            .into(),
+        },
     };
     let server = TestServer::start_full(prepare, config).await;
     let key = "aigov_dev_lena_test_key_0123456789abcdefghijklmnop".to_owned();
@@ -402,6 +415,7 @@ async fn an_unreachable_upstream_is_a_clear_502() {
             &["local-coder"],
         )],
         answer_after: Default::default(),
+        prices: Default::default(),
     };
     let server = TestServer::start_full(|_| {}, config).await;
     let key = "aigov_dev_lena_unreachable_0123456789abcdefghijklm";
@@ -848,5 +862,58 @@ async fn findings_are_redacted_or_blocked_by_the_repositorys_classification() {
     );
     let everything = format!("{rows:?}{:?}", g.entries(3).await);
     assert!(!everything.contains(secret) && !everything.contains(email));
+    g.server.verify_ledger().await;
+}
+
+#[tokio::test]
+async fn budgets_and_rate_limits_are_enforced_before_the_upstream_and_costs_recorded() {
+    let g = gateway_with(|dir| {
+        std::fs::write(
+            dir.join("budgets.yaml"),
+            "budgets:\n  - name: developer-rate\n    per: [developer]\n    window: minute\n    limit: { requests: 2 }\n",
+        )
+        .unwrap();
+    })
+    .await;
+    for _ in 0..2 {
+        let r = g
+            .openai(chat("local-coder", "explain retries", false))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    // The third request in the minute: the SDKs' rate-limit error, saying which limit and when
+    // it resets; nothing reaches the upstream.
+    let r = g
+        .openai(chat("local-coder", "explain retries", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "rate_limit_exceeded");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("denied by aigov: budget `developer-rate`")
+            && message.contains("resets"),
+        "{message}"
+    );
+    assert_eq!(g.standin.requests().len(), 2);
+
+    // Each answered request's cost, from the price table and the reported usage.
+    let rows = g.rows(3).await;
+    let entries = g.entries(3).await;
+    for (row, entry) in rows.iter().zip(&entries).take(2) {
+        let usage = &row.payload["usage"];
+        let micro =
+            usage["input_tokens"].as_u64().unwrap() + 2 * usage["output_tokens"].as_u64().unwrap();
+        let expected = format!("0.{micro:06}");
+        assert_eq!(entry.fields["cost_usd"], expected, "{row:?}");
+        assert_eq!(row.payload["cost_usd"], expected);
+    }
+    assert_eq!(entries[2].decision, Some(ledger::Decision::Deny));
+    assert_eq!(entries[2].fields["status"], "429");
+    assert_eq!(rows[2].payload["budget"]["name"], "developer-rate");
     g.server.verify_ledger().await;
 }
