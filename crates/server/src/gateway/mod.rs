@@ -267,11 +267,16 @@ async fn handle(
         None => Vec::new(),
         Some(Ok(tags)) => tags,
         Some(Err(e)) => {
-            return api.error(
-                StatusCode::BAD_REQUEST,
-                ErrorKind::Invalid,
-                &format!("invalid `x-aigov-tags` header ({e}); send `key=value,key2=value2`"),
-            );
+            let message =
+                format!("invalid `x-aigov-tags` header ({e}); send `key=value,key2=value2`");
+            let refusal = Refusal {
+                status: StatusCode::BAD_REQUEST,
+                kind: ErrorKind::Invalid,
+                decision: None,
+                message: &message,
+                details: serde_json::json!({}),
+            };
+            return refuse(&state, api, &outline, refusal).await;
         }
     };
     let token_estimate = prompt.text.len().div_ceil(4) as u64;

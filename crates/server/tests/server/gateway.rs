@@ -915,5 +915,22 @@ async fn budgets_and_rate_limits_are_enforced_before_the_upstream_and_costs_reco
     assert_eq!(entries[2].decision, Some(ledger::Decision::Deny));
     assert_eq!(entries[2].fields["status"], "429");
     assert_eq!(rows[2].payload["budget"]["name"], "developer-rate");
+
+    // A malformed tags header is a request error, recorded like any other refusal.
+    let r = g
+        .openai(chat("local-coder", "explain retries", false))
+        .header("x-aigov-tags", "project")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("invalid `x-aigov-tags` header"),
+        "{message}"
+    );
+    let entries = g.entries(4).await;
+    assert_eq!(entries[3].fields["status"], "400");
     g.server.verify_ledger().await;
 }
