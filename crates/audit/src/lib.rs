@@ -47,6 +47,11 @@ pub struct AuditConfig {
     pub checkpoint_interval: Option<Duration>,
     /// Name of this replica, recorded as the origin of [`AuditLog::record`]ed entries.
     pub replica: Option<String>,
+    /// Group commit: a batch of only queued entries (no caller waiting) is committed at
+    /// most this long after the previous commit began, gathering what arrives meanwhile
+    /// into one transaction. Entries someone waits for are committed at once. Zero turns
+    /// it off (one commit per wake-up).
+    pub commit_interval: Duration,
 }
 
 impl AuditConfig {
@@ -58,6 +63,7 @@ impl AuditConfig {
             queue: 65_536,
             checkpoint_interval: Some(Duration::from_secs(1)),
             replica: None,
+            commit_interval: Duration::from_millis(2),
         }
     }
 }
@@ -129,6 +135,7 @@ impl AuditLog {
             store.clone(),
             rx,
             config.max_batch.max(1),
+            config.commit_interval,
             healthy.clone(),
         ));
         let signer = Arc::new(signer);
@@ -274,14 +281,44 @@ const RETRY_DELAY: Duration = Duration::from_millis(200);
 /// Commit attempts for queued entries still failing at shutdown.
 const ATTEMPTS_AT_STOP: usize = 5;
 
-async fn writer(store: Store, mut rx: mpsc::Receiver<Msg>, max: usize, healthy: Arc<AtomicBool>) {
+async fn writer(
+    store: Store,
+    mut rx: mpsc::Receiver<Msg>,
+    max: usize,
+    interval: Duration,
+    healthy: Arc<AtomicBool>,
+) {
     let mut pending = Vec::with_capacity(max);
     // Queued entries whose commit failed; they go first into the next batch.
     let mut retry: Vec<NewLedgerEntry> = Vec::new();
+    // When the last commit began (group commit of queued entries).
+    let mut last_commit: Option<tokio::time::Instant> = None;
     loop {
         if retry.is_empty() {
             if rx.recv_many(&mut pending, max).await == 0 {
                 return;
+            }
+            // Only queued entries so far, and the last commit was moments ago: let more
+            // arrive so that they share a transaction (one WAL sync instead of many).
+            let only_queued = pending.iter().all(|m| matches!(m, Msg::Queued(_)));
+            if let Some(due) = last_commit.map(|t| t + interval)
+                && only_queued
+                && pending.len() < max
+                && due > tokio::time::Instant::now()
+            {
+                let _ = tokio::time::timeout_at(due, async {
+                    while pending.len() < max {
+                        let (from, room) = (pending.len(), max - pending.len());
+                        if rx.recv_many(&mut pending, room).await == 0 {
+                            break;
+                        }
+                        // Someone waits (or the log stops): commit now.
+                        if !pending[from..].iter().all(|m| matches!(m, Msg::Queued(_))) {
+                            break;
+                        }
+                    }
+                })
+                .await;
             }
         } else {
             tokio::time::sleep(RETRY_DELAY).await;
@@ -316,6 +353,7 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Msg>, max: usize, healthy: 
         let queued = entries.len();
         entries.extend(waited);
         if !entries.is_empty() {
+            last_commit = Some(tokio::time::Instant::now());
             retry = commit(&store, entries, queued, replies).await;
             healthy.store(retry.is_empty(), Ordering::Release);
         }

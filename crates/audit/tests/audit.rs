@@ -656,3 +656,58 @@ async fn queued_entries_survive_failing_commits() {
         assert!(report.problems.is_empty(), "{label}: {:?}", report.problems);
     }
 }
+
+/// Group commit: queued entries arriving soon after a commit wait (up to the interval) to
+/// share the next transaction; an entry someone waits for is committed at once, with them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_entries_are_grouped_and_waiters_are_not_held() {
+    for db in backends().await {
+        let label = db.label;
+        let store = Store::open(&db.config).await.unwrap();
+        let interval = Duration::from_millis(800);
+        let log = AuditLog::start(
+            store.clone(),
+            signer(),
+            AuditConfig {
+                commit_interval: interval,
+                ..config()
+            },
+        );
+        // A waited append is committed at once (nothing committed before it).
+        let started = Instant::now();
+        assert_eq!(log.append(&entry(0, 0)).await.unwrap(), 0, "{label}");
+        // Queued entries right after a commit are held back for the rest of the interval…
+        for n in 1..6 {
+            log.append_queued(&entry(0, n), None).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if started.elapsed() < interval / 2 {
+            let size = store.ledger_head().await.unwrap().size;
+            assert_eq!(
+                size, 1,
+                "{label}: queued entries should wait for the group commit"
+            );
+        }
+        // …unless someone waits: this append takes them along and returns well before it.
+        let waited = Instant::now();
+        assert_eq!(log.append(&entry(0, 6)).await.unwrap(), 6, "{label}");
+        assert!(
+            waited.elapsed() < interval / 2,
+            "{label}: a waiter was held {:?} by the group commit",
+            waited.elapsed()
+        );
+        // Queued entries alone are committed within the interval.
+        log.append_queued(&entry(0, 7), None).await.unwrap();
+        let deadline = Instant::now() + interval * 3;
+        while store.ledger_head().await.unwrap().size < 8 {
+            assert!(
+                Instant::now() < deadline,
+                "{label}: a queued entry was never committed"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        log.shutdown().await.unwrap();
+        let report = verify(&store, ORIGIN, &signer().verifier()).await.unwrap();
+        assert!(report.problems.is_empty(), "{label}: {:?}", report.problems);
+    }
+}

@@ -532,10 +532,9 @@ impl SqliteStore {
             // IMMEDIATE takes SQLite's write lock first: appenders in other processes wait, and
             // the head read below is the one this transaction extends.
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let (size, edge): (i64, Vec<u8>) =
-                tx.query_row("SELECT size, edge FROM ledger_head WHERE id = 1", [], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?;
+            let (size, edge): (i64, Vec<u8>) = tx
+                .prepare_cached("SELECT size, edge FROM ledger_head WHERE id = 1")?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let size = to_u64("ledger size", size)?;
             let edge = decode_edge(size, &edge)?;
             if entries.is_empty() {
@@ -582,14 +581,14 @@ impl SqliteStore {
                         }
                     }
                 }
-                tx.execute(
+                tx.prepare_cached(
                     "UPDATE ledger_head SET size = ?1, root = ?2, edge = ?3 WHERE id = 1",
-                    params![
-                        to_i64("ledger size", appended.head.size)?,
-                        &appended.head.root.0[..],
-                        encode_edge(&appended.edge)
-                    ],
-                )?;
+                )?
+                .execute(params![
+                    to_i64("ledger size", appended.head.size)?,
+                    &appended.head.root.0[..],
+                    encode_edge(&appended.edge)
+                ])?;
             }
             tx.commit()?;
             Ok((size, appended.head))
