@@ -119,6 +119,9 @@ impl AppState {
             .unwrap_or(Duration::from_secs(5));
         let http = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
+            // A gateway passes an upstream's redirect back; it never follows one with the
+            // provider's credential attached.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
         Arc::new(AppState {

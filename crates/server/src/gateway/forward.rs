@@ -13,7 +13,7 @@ use futures_util::StreamExt as _;
 use ledger::Outcome;
 use serde_json::Value;
 
-use super::wire::{Endpoint, ErrorKind, Usage, usage_in};
+use super::wire::{Endpoint, ErrorKind, Usage, usage_of};
 use super::{Outline, Refusal, refuse};
 use crate::AppState;
 
@@ -135,9 +135,7 @@ pub(super) async fn forward(state: Arc<AppState>, call: Call<'_>, outline: Outli
                 return upstream_failed(&state, endpoint, &outline, &message, details).await;
             }
         };
-        let usage = serde_json::from_slice::<Value>(&bytes)
-            .ok()
-            .and_then(|v| usage_in(&v).and_then(Usage::from_json));
+        let usage = usage_of(&bytes).as_ref().and_then(Usage::from_json);
         let details = serde_json::json!({
             "upstream": upstream.name,
             "usage": usage,
@@ -316,16 +314,14 @@ impl StreamRecord {
         let mut usage: Option<Usage> = None;
         for buf in [&self.head, &self.tail] {
             let text = String::from_utf8_lossy(buf);
-            for v in text
+            for u in text
                 .lines()
                 .filter_map(|l| l.strip_prefix("data:"))
-                .filter_map(|d| serde_json::from_str::<Value>(d.trim_start()).ok())
+                .filter_map(|d| usage_of(d.trim_start().as_bytes()))
             {
-                if let Some(u) = usage_in(&v) {
-                    match &mut usage {
-                        Some(known) => known.merge(u),
-                        None => usage = Usage::from_json(u),
-                    }
+                match &mut usage {
+                    Some(known) => known.merge(&u),
+                    None => usage = Usage::from_json(&u),
                 }
             }
         }

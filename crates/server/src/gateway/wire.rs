@@ -516,6 +516,39 @@ pub(crate) fn usage_in(v: &Value) -> Option<&Value> {
         .filter(|u| u.is_object())
 }
 
+/// Only the parts of an answer (or stream event) that can carry its usage; everything else
+/// is skipped by the parser without being built.
+#[derive(serde::Deserialize)]
+struct UsageCarrier {
+    #[serde(default)]
+    usage: Option<Value>,
+    #[serde(default)]
+    response: Option<UsageHolder>,
+    #[serde(default)]
+    message: Option<UsageHolder>,
+}
+
+#[derive(serde::Deserialize)]
+struct UsageHolder {
+    #[serde(default)]
+    usage: Option<Value>,
+}
+
+/// The usage reported in a JSON answer or one SSE `data:` payload (as [`usage_in`] finds it),
+/// without building the whole document: answers can be large, their usage is small.
+pub(crate) fn usage_of(json: &[u8]) -> Option<Value> {
+    let pick = |u: Option<Value>| u.filter(Value::is_object);
+    match serde_json::from_slice::<UsageCarrier>(json) {
+        Ok(c) => pick(c.usage)
+            .or_else(|| pick(c.response.and_then(|r| r.usage)))
+            .or_else(|| pick(c.message.and_then(|m| m.usage))),
+        // Not the shape expected (e.g. `message` is a string): look at the whole document.
+        Err(_) => serde_json::from_slice::<Value>(json)
+            .ok()
+            .and_then(|v| usage_in(&v).cloned()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -576,6 +609,40 @@ mod tests {
             Usage::from_json(&serde_json::json!({"input_tokens": 25, "output_tokens": 1})).unwrap();
         u.merge(&serde_json::json!({"output_tokens": 15}));
         assert_eq!((u.input_tokens, u.output_tokens), (25, 15));
+    }
+
+    #[test]
+    fn usage_is_found_where_each_answer_carries_it() {
+        let cases: [(&str, Option<&str>); 7] = [
+            // Chat completion: top level, after large content that is skipped.
+            (
+                r#"{"id":"c","choices":[{"message":{"content":"long…"}}],"usage":{"prompt_tokens":3}}"#,
+                Some(r#"{"prompt_tokens":3}"#),
+            ),
+            // Responses stream event: under `response`.
+            (
+                r#"{"type":"response.completed","response":{"output":[],"usage":{"input_tokens":4}}}"#,
+                Some(r#"{"input_tokens":4}"#),
+            ),
+            // Anthropic message_start: under `message`.
+            (
+                r#"{"type":"message_start","message":{"id":"m","usage":{"input_tokens":5}}}"#,
+                Some(r#"{"input_tokens":5}"#),
+            ),
+            // `usage: null` (OpenAI stream chunks before the last): none.
+            (r#"{"choices":[],"usage":null}"#, None),
+            // `message` of another shape: the whole document is looked at, usage still found.
+            (
+                r#"{"message":"a string","usage":{"output_tokens":6}}"#,
+                Some(r#"{"output_tokens":6}"#),
+            ),
+            (r#"{"error":{"message":"x"}}"#, None),
+            ("not json", None),
+        ];
+        for (answer, expect) in cases {
+            let got = usage_of(answer.as_bytes()).map(|v| v.to_string());
+            assert_eq!(got.as_deref(), expect, "{answer}");
+        }
     }
 
     #[test]
