@@ -690,6 +690,11 @@ fn start_aigov(
              api_key = \"env:UPSTREAM_OPENAI_KEY\"\nmodels = [\"{MODEL}\"]\n"
         ),
     )?;
+    // The example bundle, with budgets no run reaches: every request still goes through the
+    // budget checks, but the example's 60-requests-a-minute limit would refuse the load.
+    let bundle = data.join("data/bundle");
+    copy_dir(&root().join("examples/governance"), &bundle)?;
+    std::fs::write(bundle.join("budgets.yaml"), BENCH_BUDGETS)?;
     let port = free_port()?;
     let aigov_cmd = |args: &[&str]| {
         let mut c = Command::new(bin("aigov"));
@@ -745,6 +750,31 @@ fn start_aigov(
             "x-aigov-tool: aider".to_owned(),
         ],
     ))
+}
+
+/// The example's budgets (same shapes, so the same checks) with limits out of reach.
+const BENCH_BUDGETS: &str = "budgets:
+  - { name: developer-monthly, per: [developer], window: month, limit: { cost_usd: 1_000_000 } }
+  - { name: team-daily-tokens, per: [team], window: day, limit: { tokens: 1_000_000_000_000 } }
+  - { name: developer-rate, per: [developer], window: minute, limit: { requests: 1_000_000_000 } }
+  - name: payments-gpt-4o
+    where: { team: payments, model: gpt-4o }
+    window: month
+    limit: { cost_usd: 500 }
+";
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
 }
 
 fn tempdir() -> Result<PathBuf> {

@@ -45,6 +45,16 @@ async fn run(answer_after: AnswerAfter, power_safe: bool, requests: usize) {
         .expect("key");
     let bundle_dir = dir.path().join("bundle");
     bundle::example::write_to(&bundle_dir).expect("bundle");
+    // The example's budgets, out of reach: checked on every request, never refusing one.
+    std::fs::write(
+        bundle_dir.join("budgets.yaml"),
+        "budgets:
+  - { name: developer-monthly, per: [developer], window: month, limit: { cost_usd: 1_000_000 } }
+  - { name: team-daily-tokens, per: [team], window: day, limit: { tokens: 1_000_000_000_000 } }
+  - { name: developer-rate, per: [developer], window: minute, limit: { requests: 1_000_000_000 } }
+",
+    )
+    .expect("budgets");
     let loaded = server::load_bundle(&bundle_dir).await.expect("load");
     let signer = ledger::SignerKey::from_seed("bench.local", [1; 32]).expect("signer");
     let audit = AuditLog::start(store.clone(), signer, AuditConfig::new("bench.local/audit"));
