@@ -22,6 +22,16 @@ pub enum UpstreamApi {
     Anthropic,
 }
 
+impl UpstreamApi {
+    /// The name used in `aigov.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpstreamApi::Openai => "openai",
+            UpstreamApi::Anthropic => "anthropic",
+        }
+    }
+}
+
 /// One model provider.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Upstream {
@@ -38,6 +48,10 @@ pub struct Upstream {
     pub models: Vec<String>,
     pub timeout: Duration,
     pub connect_timeout: Duration,
+    /// Upstreams (by name, in order) that serve this one's models when it fails before
+    /// answering: no connection, or 429/502/503/504. They speak the same API and serve the
+    /// same model ids (another region, a replica of a self-hosted server).
+    pub fallback: Vec<String>,
 }
 
 /// When the gateway hands a completed request's answer to the client, relative to its
@@ -91,6 +105,21 @@ impl GatewayConfig {
             .iter()
             .find(|u| u.models.iter().any(|m| m == model))
     }
+
+    /// The upstreams to try for `model`: the one serving it, then its fallbacks in order.
+    pub fn route(&self, model: &str) -> Vec<&Upstream> {
+        let Some(first) = self.upstream_for(model) else {
+            return Vec::new();
+        };
+        let mut route = vec![first];
+        route.extend(
+            first
+                .fallback
+                .iter()
+                .filter_map(|name| self.upstreams.iter().find(|u| &u.name == name)),
+        );
+        route
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -130,6 +159,14 @@ struct RawUpstream {
     timeout_ms: Option<Spanned<u64>>,
     #[serde(default)]
     connect_timeout_ms: Option<Spanned<u64>>,
+    #[serde(default)]
+    fallback: Vec<Spanned<String>>,
+}
+
+/// Every name listed as some upstream's fallback.
+fn raw_fallback_names(raw: &[Spanned<RawUpstream>]) -> impl Iterator<Item = &str> {
+    raw.iter()
+        .flat_map(|u| u.get_ref().fallback.iter().map(|f| f.get_ref().trim()))
 }
 
 const KEY_HELP: &str = "use `env:NAME` (an environment variable holding the provider key) or \
@@ -149,7 +186,8 @@ pub(crate) fn validate(
     let mut upstreams = Vec::new();
     let mut names: BTreeMap<String, usize> = BTreeMap::new();
     let mut served: BTreeMap<String, String> = BTreeMap::new();
-    for raw in &raw.upstreams {
+    let raw_all = &raw.upstreams;
+    for raw in raw_all {
         let u = raw.get_ref();
         let name = u.name.get_ref().trim();
         if name.is_empty()
@@ -194,12 +232,13 @@ pub(crate) fn validate(
                 Some((reference, origin))
             }
         };
-        if u.models.get_ref().is_empty() {
+        let is_fallback = raw_fallback_names(raw_all).any(|n| n == name);
+        if u.models.get_ref().is_empty() && !is_fallback {
             return Err(invalid(
                 "gateway.upstreams.models",
                 u.models.span().start,
                 format!(
-                    "upstream `{name}` serves no models; list the inventory model ids it serves, e.g. `models = [\"gpt-4.1\"]`"
+                    "upstream `{name}` serves no models; list the inventory model ids it serves, e.g. `models = [\"gpt-4.1\"]` (only a fallback of another upstream may list none)"
                 ),
             ));
         }
@@ -242,7 +281,44 @@ pub(crate) fn validate(
                 "gateway.upstreams.connect_timeout_ms",
                 DEFAULT_CONNECT_TIMEOUT_MS,
             )?,
+            fallback: u
+                .fallback
+                .iter()
+                .map(|f| f.get_ref().trim().to_owned())
+                .collect(),
         });
+    }
+    // Fallbacks name other upstreams of the same API, once each.
+    for (raw, upstream) in raw_all.iter().zip(&upstreams) {
+        let mut seen = Vec::new();
+        for f in &raw.get_ref().fallback {
+            let target = f.get_ref().trim();
+            let error =
+                |message: String| invalid("gateway.upstreams.fallback", f.span().start, message);
+            let Some(other) = upstreams.iter().find(|u| u.name == target) else {
+                let names: Vec<&str> = upstreams.iter().map(|u| u.name.as_str()).collect();
+                return Err(error(format!(
+                    "upstream `{}` falls back to `{target}`, which is not a configured upstream (known: {})",
+                    upstream.name,
+                    names.join(", ")
+                )));
+            };
+            if other.name == upstream.name || seen.contains(&target) {
+                return Err(error(format!(
+                    "upstream `{}` lists `{target}` as its own fallback or twice; list each other upstream once",
+                    upstream.name
+                )));
+            }
+            if other.api != upstream.api {
+                return Err(error(format!(
+                    "upstream `{}` (`{}`) cannot fall back to `{target}` (`{}`): a fallback must speak the same API",
+                    upstream.name,
+                    upstream.api.as_str(),
+                    other.api.as_str()
+                )));
+            }
+            seen.push(target);
+        }
     }
     Ok(GatewayConfig {
         upstreams,

@@ -681,6 +681,69 @@ fn gateway_errors() {
             error: invalid `gateway.upstreams.models` in `aigov.toml` at line 10, column 11: model `m` is served by both `a` and `b`; route each model to one upstream
         "#]],
     );
+    // Fallbacks: known, other, same API, once; a fallback-only upstream may list no models.
+    let backup = |api: &str| {
+        format!(
+            "[[gateway.upstreams]]\nname = \"b\"\napi = \"{api}\"\nbase_url = \"https://y.test/v1\"\nmodels = []\n"
+        )
+    };
+    check(
+        &format!(
+            "{}{}",
+            upstream("fallback = [\"b\", \"c\"]\n"),
+            backup("openai")
+        ),
+        &[],
+        expect![[r#"
+            error: invalid `gateway.upstreams.fallback` in `aigov.toml` at line 6, column 18: upstream `a` falls back to `c`, which is not a configured upstream (known: a, b)
+        "#]],
+    );
+    check(
+        &format!(
+            "{}{}",
+            upstream("fallback = [\"b\", \"b\"]\n"),
+            backup("openai")
+        ),
+        &[],
+        expect![[r#"
+            error: invalid `gateway.upstreams.fallback` in `aigov.toml` at line 6, column 18: upstream `a` lists `b` as its own fallback or twice; list each other upstream once
+        "#]],
+    );
+    check(
+        &format!(
+            "{}{}",
+            upstream("fallback = [\"b\"]\n"),
+            backup("anthropic")
+        ),
+        &[],
+        expect![[r#"
+            error: invalid `gateway.upstreams.fallback` in `aigov.toml` at line 6, column 13: upstream `a` (`openai`) cannot fall back to `b` (`anthropic`): a fallback must speak the same API
+        "#]],
+    );
+    check(
+        &format!("{}{}", upstream(""), backup("openai")),
+        &[],
+        expect![[r#"
+            error: invalid `gateway.upstreams.models` in `aigov.toml` at line 10, column 10: upstream `b` serves no models; list the inventory model ids it serves, e.g. `models = ["gpt-4.1"]` (only a fallback of another upstream may list none)
+        "#]],
+    );
+    let config = from_sources(
+        Some((
+            Path::new("aigov.toml"),
+            &format!("{}{}", upstream("fallback = [\"b\"]\n"), backup("openai")),
+        )),
+        |_| None,
+        &Flags::default(),
+    )
+    .unwrap();
+    let route: Vec<&str> = config
+        .gateway
+        .route("m")
+        .iter()
+        .map(|u| u.name.as_str())
+        .collect();
+    assert_eq!(route, ["a", "b"]);
+    assert!(config.gateway.route("other").is_empty());
     check(
         &upstream("").replace("https://x.test/v1", "https://user:pw@x.test/v1"),
         &[],
@@ -699,7 +762,7 @@ fn gateway_errors() {
         &upstream("").replace("[\"m\"]", "[]"),
         &[],
         expect![[r#"
-            error: invalid `gateway.upstreams.models` in `aigov.toml` at line 5, column 10: upstream `a` serves no models; list the inventory model ids it serves, e.g. `models = ["gpt-4.1"]`
+            error: invalid `gateway.upstreams.models` in `aigov.toml` at line 5, column 10: upstream `a` serves no models; list the inventory model ids it serves, e.g. `models = ["gpt-4.1"]` (only a fallback of another upstream may list none)
         "#]],
     );
     check(

@@ -68,6 +68,7 @@ async fn run(answer_after: AnswerAfter, power_safe: bool, requests: usize) {
             models: vec!["local-coder".to_owned()],
             timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(2),
+            fallback: Vec::new(),
         }],
         answer_after,
         prices: Default::default(),

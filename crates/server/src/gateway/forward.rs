@@ -27,7 +27,8 @@ pub(super) struct Call<'a> {
     /// The query string, passed on (Claude Code sends `?beta=true`).
     pub(super) query: Option<&'a str>,
     pub(super) body: Bytes,
-    pub(super) upstream: Upstream,
+    /// The upstream serving the model, then its fallbacks.
+    pub(super) route: Vec<&'a Upstream>,
     /// Findings replaced by placeholders in `body`, told to the client in a header.
     pub(super) redacted: usize,
     /// This request's place in its budgets, settled with the usage the upstream reports
@@ -61,16 +62,19 @@ async fn record_completed(state: &AppState, record: Record) -> Result<(), audit:
     }
 }
 
-pub(super) async fn forward(state: Arc<AppState>, call: Call<'_>, outline: Outline) -> Response {
-    let Call {
-        endpoint,
-        headers,
-        query,
-        body,
-        upstream,
-        redacted,
-        reservation,
-    } = call;
+/// Statuses after which the next upstream of the route is tried: the provider did not take
+/// the request on (rate limited, or a proxy in front of it could not reach it).
+const FALL_BACK_ON: &[u16] = &[429, 502, 503, 504];
+
+/// Sends the request to `upstream`.
+async fn send(
+    state: &AppState,
+    endpoint: Endpoint,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: &Bytes,
+    upstream: &Upstream,
+) -> Result<reqwest::Response, reqwest::Error> {
     let mut url = format!("{}{}", upstream.base_url, endpoint.upstream_path());
     if let Some(q) = query.filter(|q| !q.is_empty()) {
         url.push('?');
@@ -81,7 +85,7 @@ pub(super) async fn forward(state: Arc<AppState>, call: Call<'_>, outline: Outli
         .post(&url)
         .timeout(upstream.timeout)
         .header(header::CONTENT_TYPE, "application/json")
-        .body(body);
+        .body(body.clone());
     if let Some(key) = &upstream.api_key {
         request = match endpoint.api() {
             super::Api::OpenAi => request.bearer_auth(key.expose()),
@@ -93,24 +97,82 @@ pub(super) async fn forward(state: Arc<AppState>, call: Call<'_>, outline: Outli
             request = request.header(*name, v.clone());
         }
     }
-    let response = match request.send().await {
-        Ok(r) => r,
-        Err(e) => {
-            let what = if e.is_timeout() {
-                "timed out"
-            } else if e.is_connect() {
-                "refused the connection"
-            } else {
-                "failed"
-            };
-            let message = format!(
-                "upstream `{}` {what}; the request was not completed (aigov recorded it)",
-                upstream.name
-            );
-            let details = serde_json::json!({ "upstream": upstream.name, "error": what });
-            return upstream_failed(&state, endpoint, &outline, &message, details).await;
+    request.send().await
+}
+
+/// What a failed attempt was, in the entry and in the client's error.
+fn failure(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "refused the connection"
+    } else {
+        "failed"
+    }
+}
+
+pub(super) async fn forward(state: Arc<AppState>, call: Call<'_>, outline: Outline) -> Response {
+    let Call {
+        endpoint,
+        headers,
+        query,
+        body,
+        route,
+        redacted,
+        reservation,
+    } = call;
+    // The route's upstreams in turn: the next one only when this one did not take the
+    // request on (no connection, or a status in FALL_BACK_ON) — nothing was answered yet.
+    let mut attempts: Vec<Value> = Vec::new();
+    let mut chosen = None;
+    for (i, upstream) in route.iter().enumerate() {
+        let last = i + 1 == route.len();
+        match send(&state, endpoint, headers, query, &body, upstream).await {
+            Ok(r) if last || !FALL_BACK_ON.contains(&r.status().as_u16()) => {
+                chosen = Some((*upstream, r));
+                break;
+            }
+            Ok(r) => attempts.push(serde_json::json!({
+                "upstream": upstream.name, "status": r.status().as_u16(),
+            })),
+            // A timeout may have reached the provider: not tried elsewhere.
+            Err(e) if !last && e.is_connect() => attempts.push(serde_json::json!({
+                "upstream": upstream.name, "error": failure(&e),
+            })),
+            Err(e) => {
+                let what = failure(&e);
+                let tried = if attempts.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (after {} other upstream(s) failed)", attempts.len())
+                };
+                let message = format!(
+                    "upstream `{}` {what}{tried}; the request was not completed (aigov recorded it)",
+                    upstream.name
+                );
+                attempts.push(serde_json::json!({ "upstream": upstream.name, "error": what }));
+                let details = serde_json::json!({
+                    "upstream": upstream.name, "error": what, "attempts": attempts,
+                });
+                return upstream_failed(&state, endpoint, &outline, &message, details).await;
+            }
         }
+    }
+    let Some((upstream, response)) = chosen else {
+        // An empty route never gets here (the handler refuses first); fail closed anyway.
+        let details = serde_json::json!({ "attempts": attempts });
+        return upstream_failed(
+            &state,
+            endpoint,
+            &outline,
+            "no upstream serves this model",
+            details,
+        )
+        .await;
     };
+    if !attempts.is_empty() {
+        tracing::warn!(upstream = %upstream.name, failed = ?attempts, "gateway: fell back to another upstream");
+    }
     let status = response.status();
     let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
     let is_sse = content_type
@@ -131,17 +193,22 @@ pub(super) async fn forward(state: Arc<AppState>, call: Call<'_>, outline: Outli
                     "upstream `{}` broke off its answer; the request was not completed",
                     upstream.name
                 );
-                let details = serde_json::json!({ "upstream": upstream.name, "error": "body" });
+                let details = serde_json::json!({
+                    "upstream": upstream.name, "error": "body", "attempts": attempts,
+                });
                 return upstream_failed(&state, endpoint, &outline, &message, details).await;
             }
         };
         let usage = usage_of(&bytes).as_ref().and_then(Usage::from_json);
-        let details = serde_json::json!({
+        let mut details = serde_json::json!({
             "upstream": upstream.name,
             "usage": usage,
             "response_sha256": ledger::sha256(&bytes).to_string(),
             "response_bytes": bytes.len(),
         });
+        if !attempts.is_empty() {
+            details["fell_back_from"] = Value::Array(attempts);
+        }
         let record = completed(
             &state,
             &outline,
@@ -176,6 +243,7 @@ pub(super) async fn forward(state: Arc<AppState>, call: Call<'_>, outline: Outli
         reservation: Some(reservation),
         end_marker: endpoint.stream_end(),
         upstream: upstream.name.clone(),
+        fell_back_from: attempts,
         status: status.as_u16(),
         outcome,
         head: Vec::new(),
@@ -275,6 +343,8 @@ struct StreamRecord {
     /// What a complete stream of this endpoint ends with.
     end_marker: &'static [u8],
     upstream: String,
+    /// Upstreams of the route that failed before this one answered.
+    fell_back_from: Vec<Value>,
     status: u16,
     outcome: Outcome,
     /// The first bytes (Anthropic reports input tokens in `message_start`).
@@ -337,12 +407,15 @@ impl StreamRecord {
             Outcome::Failure
         };
         let usage = self.usage();
-        let details = serde_json::json!({
+        let mut details = serde_json::json!({
             "upstream": self.upstream,
             "usage": usage,
             "response_bytes": self.bytes,
             "stream_complete": self.complete,
         });
+        if !self.fell_back_from.is_empty() {
+            details["fell_back_from"] = Value::Array(std::mem::take(&mut self.fell_back_from));
+        }
         Some(completed(
             &self.state,
             &outline,

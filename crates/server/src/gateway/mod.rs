@@ -345,12 +345,8 @@ async fn handle(
         return refuse(&state, api, &outline, refusal).await;
     }
 
-    let Some(upstream) = state
-        .gateway()
-        .upstream_for(&model)
-        .filter(|u| u.api == api.upstream_api())
-        .cloned()
-    else {
+    let route = state.gateway().route(&model);
+    if route.first().is_none_or(|u| u.api != api.upstream_api()) {
         let message = format!(
             "model `{model}` is allowed but no upstream serves it over this API; ask your platform team to route it in `[[gateway.upstreams]]`"
         );
@@ -362,7 +358,7 @@ async fn handle(
             details: serde_json::json!({}),
         };
         return refuse(&state, api, &outline, refusal).await;
-    };
+    }
     if !state.audit().is_healthy() {
         // Answers are released before their entries commit (`answer_after = "queued"`): while
         // the ledger cannot commit, nothing more goes out.
@@ -380,11 +376,11 @@ async fn handle(
         headers: &headers,
         query: query.as_deref(),
         body,
-        upstream,
+        route,
         redacted,
         reservation: state.meter().reserve(&check),
     };
-    forward::forward(state, call, outline).await
+    forward::forward(state.clone(), call, outline).await
 }
 
 /// Counts and types of findings, for the policy and the entry. Never the values.

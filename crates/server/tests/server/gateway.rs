@@ -36,6 +36,7 @@ fn upstream(
         models: models.iter().map(|m| (*m).to_owned()).collect(),
         timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(2),
+        fallback: Vec::new(),
     }
 }
 
@@ -933,4 +934,149 @@ async fn budgets_and_rate_limits_are_enforced_before_the_upstream_and_costs_reco
     let entries = g.entries(4).await;
     assert_eq!(entries[3].fields["status"], "400");
     g.server.verify_ledger().await;
+}
+
+/// Fallback: a route `dead` → `flaky` → `backup`. The next upstream is tried only when one did
+/// not take the request on (no connection, 429/502/503/504); any other answer is final, and the
+/// last upstream's answer is final whatever it is. The entry says which upstreams failed.
+#[tokio::test]
+async fn a_failing_upstream_falls_back_before_anything_was_answered() {
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let spawn = || standin::spawn(standin::Options::new(UPSTREAM_OPENAI_KEY, "unused"));
+    let (flaky, backup) = (spawn().await.unwrap(), spawn().await.unwrap());
+    let mut dead = upstream(
+        "dead",
+        UpstreamApi::Openai,
+        format!("http://127.0.0.1:{dead_port}/v1"),
+        UPSTREAM_OPENAI_KEY,
+        &["local-coder"],
+    );
+    dead.fallback = vec!["flaky".to_owned(), "backup".to_owned()];
+    let config = GatewayConfig {
+        upstreams: vec![
+            dead,
+            upstream(
+                "flaky",
+                UpstreamApi::Openai,
+                flaky.openai_base_url(),
+                UPSTREAM_OPENAI_KEY,
+                &[],
+            ),
+            upstream(
+                "backup",
+                UpstreamApi::Openai,
+                backup.openai_base_url(),
+                UPSTREAM_OPENAI_KEY,
+                &[],
+            ),
+        ],
+        answer_after: Default::default(),
+        prices: Default::default(),
+    };
+    let server = TestServer::start_full(|_| {}, config).await;
+    let key = "aigov_dev_lena_fallback_0123456789abcdefghijklmnopq";
+    server
+        .store
+        .insert_token(NewToken {
+            name: "lena-1".to_owned(),
+            kind: TokenKind::Developer,
+            hash: server::token::hash_token(key),
+            person: Some("lena".to_owned()),
+            repo: Some("acme/storefront".to_owned()),
+        })
+        .await
+        .unwrap();
+    let fault = |status| standin::Fault {
+        status: Some(status),
+        ..Default::default()
+    };
+    struct Case {
+        /// Status faults injected into `flaky` and `backup` for this request.
+        flaky: Option<u16>,
+        backup: Option<u16>,
+        /// What the client sees, which upstream answered, which failed before (and how).
+        status: u16,
+        answered: &'static str,
+        failed: &'static str,
+    }
+    let cases = [
+        Case {
+            flaky: None,
+            backup: None,
+            status: 200,
+            answered: "flaky",
+            failed: "dead:refused the connection",
+        },
+        Case {
+            flaky: Some(503),
+            backup: None,
+            status: 200,
+            answered: "backup",
+            failed: "dead:refused the connection flaky:503",
+        },
+        // A 500 may mean the provider worked on it: final, not tried elsewhere.
+        Case {
+            flaky: Some(500),
+            backup: None,
+            status: 500,
+            answered: "flaky",
+            failed: "dead:refused the connection",
+        },
+        // The last upstream's answer is final, even a 429.
+        Case {
+            flaky: Some(503),
+            backup: Some(429),
+            status: 429,
+            answered: "backup",
+            failed: "dead:refused the connection flaky:503",
+        },
+    ];
+    for (n, case) in cases.iter().enumerate() {
+        if let Some(s) = case.flaky {
+            flaky.inject_fault(fault(s), 1).unwrap();
+        }
+        if let Some(s) = case.backup {
+            backup.inject_fault(fault(s), 1).unwrap();
+        }
+        let response = server
+            .client
+            .post(server.url("/v1/chat/completions"))
+            .bearer_auth(key)
+            .header("x-aigov-tool", "aider")
+            .json(&chat("local-coder", "hi", n % 2 == 1))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), case.status, "case {n}");
+        let _ = response.bytes().await;
+        let rows = eventually("details row", || async {
+            let rows = server.events("gateway.request").await;
+            (rows.len() > n).then_some(rows)
+        })
+        .await;
+        let details = &rows[n].payload;
+        assert_eq!(details["upstream"], case.answered, "case {n}: {details}");
+        let fell: Vec<String> = details["fell_back_from"]
+            .as_array()
+            .unwrap_or_else(|| panic!("case {n}: no fell_back_from in {details}"))
+            .iter()
+            .map(|a| {
+                let why = a["error"]
+                    .as_str()
+                    .map_or_else(|| a["status"].to_string(), str::to_owned);
+                format!("{}:{why}", a["upstream"].as_str().unwrap())
+            })
+            .collect();
+        assert_eq!(fell.join(" "), case.failed, "case {n}");
+    }
+    // The dead upstream was never reachable, and no request reached two live upstreams twice.
+    assert_eq!(
+        (flaky.requests().len(), backup.requests().len()),
+        (4, 2),
+        "requests that reached flaky and backup"
+    );
 }
