@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Drives `aigov serve`'s gateway with the official `openai` and `anthropic` Python SDKs.
 
-Run by `crates/aigov/tests/cli/gateway.rs` with AIGOV_URL (the gateway) and AIGOV_KEY (a
-developer key of `lena`, default repository `acme/storefront`); the upstream is the stand-in.
-Exits non-zero on the first failed check.
+Run by `crates/aigov/tests/cli/gateway.rs` with AIGOV_URL (the gateway), AIGOV_KEY (a
+developer key of `lena`, default repository `acme/storefront`), and AIGOV_RATE_KEY and
+AIGOV_TOKENS_KEY (keys of `omar` and `dana`, whom the test bundle's budgets limit); the upstream
+is the stand-in. Exits non-zero on the first failed check.
 """
 
 import os
+import time
+from datetime import datetime, timezone
 
 import anthropic
 import openai
@@ -157,5 +160,103 @@ err = expect_error(
     "anthropic: a vendor model on a restricted repository is denied",
 )
 check("restricted" in str(err), f"anthropic: denial says why: {err}")
+
+# Budgets (the test bundle's budgets.yaml, see BUDGETS in gateway.rs): hourly windows. Windows
+# are calendar hours in UTC; a test started just before the hour turns waits for it, so the
+# counts cannot reset half-way and the reset time is known.
+HOUR = 3600
+if HOUR - time.time() % HOUR < 30:
+    time.sleep(HOUR - time.time() % HOUR + 1)
+next_hour = (int(time.time()) // HOUR + 1) * HOUR
+RESETS = datetime.fromtimestamp(next_hour, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+HI = [{"role": "user", "content": "hi"}]
+
+
+def clients(key):
+    return (
+        openai.OpenAI(
+            base_url=f"{URL}/v1", api_key=key, default_headers={"x-aigov-tool": "aider"}, max_retries=0
+        ),
+        anthropic.Anthropic(
+            base_url=URL, api_key=key, default_headers={"x-aigov-tool": "claude-code"}, max_retries=0
+        ),
+    )
+
+
+def refused(exc_type, fn, what, expected):
+    """The SDK's rate-limit error (429) whose message names the budget, its use and the reset."""
+    err = expect_error(exc_type, fn, f"{what}: refused over the budget")
+    check(err.status_code == 429, f"{what}: status {err.status_code}")
+    check(f"denied by aigov: {expected}; resets {RESETS}" in str(err), f"{what}: message: {err}")
+
+
+# Rate limit: omar may send 3 requests an hour, whatever the API; the fourth and later are
+# refused before the upstream.
+oa_rate, an_rate = clients(os.environ["AIGOV_RATE_KEY"])
+oa_rate.chat.completions.create(model="local-coder", messages=HI)
+list(
+    oa_rate.chat.completions.create(
+        model="local-coder", messages=HI, stream=True, stream_options={"include_usage": True}
+    )
+)
+an_rate.messages.create(model="claude-sonnet-4", max_tokens=64, messages=HI)
+RATE = "budget `sdk-rate` (3 requests per hour, developer=omar) is spent: 3 requests used"
+refused(
+    openai.RateLimitError,
+    lambda: oa_rate.chat.completions.create(model="local-coder", messages=HI),
+    "openai rate limit",
+    RATE,
+)
+refused(
+    openai.RateLimitError,
+    lambda: oa_rate.chat.completions.create(model="local-coder", messages=HI, stream=True),
+    "openai rate limit (stream)",
+    RATE,
+)
+refused(
+    anthropic.RateLimitError,
+    lambda: an_rate.messages.create(model="claude-sonnet-4", max_tokens=64, messages=HI),
+    "anthropic rate limit",
+    RATE,
+)
+
+# Token budgets: dana may use 10 tokens an hour with each tool. The prompt's estimate (1 token)
+# lets the first request through; the usage the upstream reports in the stream (13 tokens) is
+# counted, so the next request is refused: only reported usage can spend the budget.
+oa_tok, an_tok = clients(os.environ["AIGOV_TOKENS_KEY"])
+chunks = list(
+    oa_tok.chat.completions.create(
+        model="local-coder", messages=HI, stream=True, stream_options={"include_usage": True}
+    )
+)
+usage = [c.usage for c in chunks if c.usage][-1]
+used = usage.prompt_tokens + usage.completion_tokens
+check(used > 10, f"openai: the stream's reported usage exceeds the budget: {usage}")
+# The SDK stops reading at `[DONE]` and closes the connection; the gateway settles the usage
+# when the upstream's stream ends, an instant later.
+time.sleep(0.25)
+refused(
+    openai.RateLimitError,
+    lambda: oa_tok.chat.completions.create(model="local-coder", messages=HI),
+    "openai token budget",
+    f"budget `sdk-tokens-aider` (10 tokens per hour, developer=dana) is spent: {used} tokens used",
+)
+
+with an_tok.messages.stream(model="claude-sonnet-4", max_tokens=64, messages=HI) as stream:
+    final = stream.get_final_message()
+u = final.usage
+used = (
+    u.input_tokens
+    + u.output_tokens
+    + (u.cache_read_input_tokens or 0)
+    + (u.cache_creation_input_tokens or 0)
+)
+check(used > 10, f"anthropic: the stream's reported usage exceeds the budget: {u}")
+refused(
+    anthropic.RateLimitError,
+    lambda: an_tok.messages.create(model="claude-sonnet-4", max_tokens=64, messages=HI),
+    "anthropic token budget",
+    f"budget `sdk-tokens-claude-code` (10 tokens per hour, developer=dana) is spent: {used} tokens used",
+)
 
 print(f"ok: {checks} checks")

@@ -1,6 +1,8 @@
 //! Response bodies: one buffer for all SSE events, sent one frame per event, optionally slowed or cut.
 
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -79,15 +81,19 @@ pub(crate) struct Frames {
     sleep: Option<Pin<Box<Sleep>>>,
     /// Whether the pause before a cut happened.
     flushed: bool,
+    /// Counts this body if it is dropped before its last event (the client went away).
+    abandoned: Option<Arc<AtomicU64>>,
 }
 
 impl Frames {
-    /// One frame per event, or (`coalesce`, unless cut or slowed) one frame for the stream.
+    /// One frame per event, or (`coalesce`, unless cut or slowed) one frame for the stream;
+    /// `abandoned` is incremented if the body is dropped before its last event.
     pub fn sse(
         sse: Sse,
         cut_after: Option<usize>,
         delay: Option<Duration>,
         coalesce: bool,
+        abandoned: Arc<AtomicU64>,
     ) -> Frames {
         let ends = if coalesce && cut_after.is_none() && delay.is_none() {
             vec![sse.buf.len()]
@@ -104,6 +110,7 @@ impl Frames {
             delay,
             sleep: None,
             flushed: false,
+            abandoned: Some(abandoned),
         }
     }
 
@@ -120,12 +127,23 @@ impl Frames {
             delay: None,
             sleep: None,
             flushed: false,
+            abandoned: None,
         }
     }
 
     fn limit(&self) -> usize {
         self.cut_after
             .map_or(self.ends.len(), |n| n.min(self.ends.len()))
+    }
+}
+
+impl Drop for Frames {
+    fn drop(&mut self) {
+        if self.next < self.limit()
+            && let Some(counter) = &self.abandoned
+        {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 

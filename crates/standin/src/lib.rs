@@ -165,6 +165,10 @@ struct Shared {
     faults: fault::FaultQueue,
     /// Set to true when the server shuts down; releases hanging requests.
     stopping: watch::Sender<bool>,
+    /// [`Abandoned::before_answer`].
+    abandoned_requests: AtomicU64,
+    /// [`Abandoned::mid_stream`] (shared with the stream bodies).
+    abandoned_streams: Arc<AtomicU64>,
 }
 
 impl Shared {
@@ -180,6 +184,8 @@ impl Shared {
             requests: Mutex::new(VecDeque::new()),
             faults: fault::FaultQueue::default(),
             stopping: watch::channel(false).0,
+            abandoned_requests: AtomicU64::new(0),
+            abandoned_streams: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -204,9 +210,41 @@ impl Shared {
         self.faults.clear();
     }
 
+    fn abandoned(&self) -> Abandoned {
+        Abandoned {
+            before_answer: self.abandoned_requests.load(Ordering::Relaxed),
+            mid_stream: self.abandoned_streams.load(Ordering::Relaxed),
+        }
+    }
+
     async fn until_stopping(&self) {
         let mut rx = self.stopping.subscribe();
         let _ = rx.wait_for(|stopping| *stopping).await;
+    }
+}
+
+/// Answers the client gave up on, counted since the server started (not reset by `reset`):
+/// how a test sees that a proxy in front of the stand-in cancelled its upstream request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Abandoned {
+    /// Model requests whose handling was dropped before the answer was ready (the client hung
+    /// up during a fault's `delay_ms` or `hang`, or while the body was being read).
+    pub before_answer: u64,
+    /// Streamed (SSE) answers dropped before their last event (the client hung up mid-stream).
+    pub mid_stream: u64,
+}
+
+/// Counts a request in [`Abandoned::before_answer`] if dropped before it is disarmed.
+struct Unanswered<'a> {
+    counter: &'a AtomicU64,
+    answered: bool,
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.counter.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -317,11 +355,11 @@ fn error_response(provider: Provider, seq: u64, err: &ApiError) -> Response {
 }
 
 fn output_response(
+    shared: &Shared,
     provider: Provider,
     seq: u64,
     output: Output,
     fault: Option<&Fault>,
-    coalesce: bool,
 ) -> Response {
     let cut = fault.and_then(|f| f.cut_after_events);
     let delay = fault
@@ -339,7 +377,14 @@ fn output_response(
             r
         }
         Output::Sse(sse) => {
-            let mut r = Response::new(Body::new(Frames::sse(sse, cut, delay, coalesce)));
+            let frames = Frames::sse(
+                sse,
+                cut,
+                delay,
+                shared.coalesce_sse,
+                shared.abandoned_streams.clone(),
+            );
+            let mut r = Response::new(Body::new(frames));
             r.headers_mut().insert(CONTENT_TYPE, EVENT_STREAM);
             r.headers_mut().insert("cache-control", NO_CACHE);
             r
@@ -356,7 +401,12 @@ async fn handle(shared: Arc<Shared>, endpoint: Endpoint, request: Request) -> Re
     let provider = endpoint.provider(&parts.headers);
     let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
     let log_line = started.map(|_| format!("{} {}", parts.method, parts.uri));
+    let mut unanswered = Unanswered {
+        counter: &shared.abandoned_requests,
+        answered: false,
+    };
     let response = answer(&shared, endpoint, provider, seq, parts, body).await;
+    unanswered.answered = true;
     if let (Some(started), Some(line)) = (started, log_line) {
         eprintln!(
             "standin: {line} -> {} in {} µs",
@@ -471,7 +521,7 @@ async fn answer(
         Endpoint::NotFound => unreachable!("answered above"),
     };
     match output {
-        Ok(output) => output_response(provider, seq, output, fault.as_ref(), shared.coalesce_sse),
+        Ok(output) => output_response(shared, provider, seq, output, fault.as_ref()),
         Err(err) => error_response(provider, seq, &err),
     }
 }
@@ -685,6 +735,11 @@ impl StandIn {
     /// The recorded requests, oldest first.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.requests()
+    }
+
+    /// The answers clients gave up on so far.
+    pub fn abandoned(&self) -> Abandoned {
+        self.shared.abandoned()
     }
 
     /// Forgets recorded requests and queued faults.

@@ -485,6 +485,141 @@ async fn a_client_that_goes_away_mid_stream_is_still_recorded() {
     assert_eq!(rows[0].payload["stream_complete"], false);
 }
 
+/// A client that hangs up on a request through the gateway, and what must follow upstream.
+struct HangUp {
+    what: &'static str,
+    stream: bool,
+    /// How the stand-in slows its answer, so the client hangs up long before it would end.
+    fault: standin::Fault,
+    /// What the stand-in must see given up once the client is gone.
+    abandoned: standin::Abandoned,
+    /// The gateway's entry for the request: outcome, status, `stream_complete`. `None`: not
+    /// checked here (see `a_json_request_the_client_hangs_up_on_is_still_recorded`).
+    entry: Option<(ledger::Outcome, &'static str, Value)>,
+}
+
+#[tokio::test]
+async fn a_client_that_hangs_up_cancels_the_upstream_request() {
+    let cases = [
+        HangUp {
+            what: "mid-stream, after the first event",
+            stream: true,
+            // About ten events a second apart: the stream would last ~10 s.
+            fault: standin::Fault {
+                event_delay_ms: Some(1_000),
+                ..Default::default()
+            },
+            abandoned: standin::Abandoned {
+                before_answer: 0,
+                mid_stream: 1,
+            },
+            entry: Some((ledger::Outcome::Failure, "200", json!(false))),
+        },
+        HangUp {
+            what: "while the upstream is slow to answer (JSON)",
+            stream: false,
+            fault: standin::Fault {
+                delay_ms: Some(10_000),
+                ..Default::default()
+            },
+            abandoned: standin::Abandoned {
+                before_answer: 1,
+                mid_stream: 0,
+            },
+            entry: None,
+        },
+    ];
+    for case in cases {
+        let what = case.what;
+        let g = gateway().await;
+        g.standin.inject_fault(case.fault.clone(), 1).unwrap();
+        let request = g.openai(chat("local-coder", "answer slowly", case.stream));
+        if case.stream {
+            let mut response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{what}");
+            let first = response.chunk().await.unwrap();
+            assert!(
+                first.is_some_and(|c| !c.is_empty()),
+                "{what}: a first event"
+            );
+            drop(response);
+        } else {
+            let gave_up = tokio::time::timeout(Duration::from_millis(500), request.send()).await;
+            assert!(
+                gave_up.is_err(),
+                "{what}: the answer came before the client gave up"
+            );
+        }
+        let hung_up = std::time::Instant::now();
+        assert_eq!(
+            g.standin.requests().len(),
+            1,
+            "{what}: the request went upstream"
+        );
+
+        // The gateway hangs up on the upstream too, promptly: the stand-in sees its answer
+        // dropped long before it would have ended.
+        let mut seen = g.standin.abandoned();
+        while seen != case.abandoned && hung_up.elapsed() < Duration::from_secs(2) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            seen = g.standin.abandoned();
+        }
+        assert_eq!(
+            seen, case.abandoned,
+            "{what}: the upstream request was not cancelled within 2 s of the client hanging up"
+        );
+
+        // One entry for the request, written although the client never saw an end.
+        let Some((outcome, status, complete)) = &case.entry else {
+            continue;
+        };
+        let entries = g.entries(1).await;
+        let rows = g.rows(1).await;
+        assert_eq!(
+            (
+                entries.len(),
+                entries[0].outcome,
+                entries[0].fields["status"].as_str()
+            ),
+            (1, *outcome, *status),
+            "{what}: {entries:#?}"
+        );
+        assert_eq!(
+            rows[0].payload["stream_complete"], *complete,
+            "{what}: {rows:#?}"
+        );
+    }
+}
+
+/// A prompt that went to the provider leaves an entry even if the client hung up before the
+/// answer. Fails today: the handler is dropped with the connection (which also cancels the
+/// upstream request, see above) before `forward` records anything, so no entry is written.
+#[tokio::test]
+#[ignore = "known gap: a JSON request whose client hangs up before the upstream answers leaves no ledger entry"]
+async fn a_json_request_the_client_hangs_up_on_is_still_recorded() {
+    let g = gateway().await;
+    g.standin
+        .inject_fault(
+            standin::Fault {
+                delay_ms: Some(10_000),
+                ..Default::default()
+            },
+            1,
+        )
+        .unwrap();
+    let request = g.openai(chat("local-coder", "answer slowly", false)).send();
+    let gave_up = tokio::time::timeout(Duration::from_millis(500), request).await;
+    assert!(
+        gave_up.is_err(),
+        "the answer came before the client gave up"
+    );
+    assert_eq!(g.standin.requests().len(), 1, "the prompt went upstream");
+    let entries = g.entries(1).await;
+    assert_eq!(entries.len(), 1, "{entries:#?}");
+    assert_eq!(entries[0].outcome, ledger::Outcome::Failure);
+    assert_eq!(entries[0].decision, Some(ledger::Decision::Allow));
+}
+
 #[tokio::test]
 async fn an_allowed_model_no_upstream_serves_is_a_request_error_not_a_denial() {
     let g = gateway().await;
@@ -864,6 +999,44 @@ async fn findings_are_redacted_or_blocked_by_the_repositorys_classification() {
     let everything = format!("{rows:?}{:?}", g.entries(3).await);
     assert!(!everything.contains(secret) && !everything.contains(email));
     g.server.verify_ledger().await;
+}
+
+/// A stream whose provider reports no usage (OpenAI without `stream_options.include_usage`)
+/// still counts against a token budget: by its estimate at least. Fails today: its reservation
+/// is dropped unsettled, which counts one request and no tokens, not even the estimate, so
+/// streaming without `include_usage` escapes token and cost budgets.
+#[tokio::test]
+#[ignore = "known gap: a stream without reported usage counts no tokens against budgets"]
+async fn a_stream_without_reported_usage_still_counts_against_token_budgets() {
+    let g = gateway_with(|dir| {
+        std::fs::write(
+            dir.join("budgets.yaml"),
+            "budgets:\n  - name: developer-tokens\n    per: [developer]\n    window: day\n    limit: { tokens: 30 }\n",
+        )
+        .unwrap();
+    })
+    .await;
+    // 78 characters: an estimate of 20 tokens, within the 30; the stand-in would report 32.
+    let prompt = "retry ".repeat(13);
+    let no_usage = json!({
+        "model": "local-coder",
+        "stream": true,
+        "messages": [{ "role": "user", "content": prompt }],
+    });
+    let r = g.openai(no_usage).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("[DONE]"), "{text}");
+    let r = g
+        .openai(chat("local-coder", &prompt, false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "20 tokens spent by the first request's estimate, plus 20 estimated, exceed 30"
+    );
 }
 
 #[tokio::test]
