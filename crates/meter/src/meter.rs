@@ -174,8 +174,9 @@ pub struct Check {
 }
 
 /// A request counted against its budgets while it runs. [`record`](Reservation::record) it
-/// with the usage the upstream reported; dropped unrecorded (failed before any usage was
-/// reported), it still counts as one request and releases its estimate.
+/// with the usage the upstream reported, or [`release`](Reservation::release) it when the
+/// provider never took it on; dropped unsettled (no usage reported, or abandoned after it was
+/// sent), it counts as one request plus its estimate.
 pub struct Reservation {
     inner: Arc<Inner>,
     slots: Vec<Slot>,
@@ -434,6 +435,12 @@ impl Reservation {
         });
     }
 
+    /// The provider never took the request on (no connection): only the request counts, no
+    /// tokens and no cost.
+    pub fn release(mut self) {
+        self.finish(UsageTotals::default());
+    }
+
     fn finish(&mut self, actual: UsageTotals) {
         if std::mem::replace(&mut self.done, true) {
             return;
@@ -451,8 +458,12 @@ impl Reservation {
 }
 
 impl Drop for Reservation {
+    /// Unsettled (the provider reported no usage, or the request was abandoned after it was
+    /// sent): the estimate stays counted. Fail closed: a request that may have used tokens
+    /// never counts as free.
     fn drop(&mut self) {
-        self.finish(UsageTotals::default());
+        let estimate = self.estimate;
+        self.finish(estimate);
     }
 }
 

@@ -10,7 +10,8 @@
 //! - `req DEV [teams=a,b] [tool=T] [model=M] [repo=R] [tags=k=v,…] [est=N] [in=N] [out=N]
 //!   [cr=N] [cw=N] [hold=NAME]` — checks; if allowed, reserves and records the usage (or, with
 //!   `hold`, keeps the reservation open)
-//! - `finish NAME [in=N] [out=N]…` / `drop NAME` — records / abandons a held request
+//! - `finish NAME [in=N] [out=N]…` / `drop NAME` / `release NAME` — records / abandons
+//!   (its estimate stays counted) / releases (no provider took it on) a held request
 //! - `flush` — flushes the current replica
 
 use std::collections::HashMap;
@@ -223,6 +224,7 @@ async fn run(script: &str) -> String {
                 r.record(u.total_tokens(), meter::cost(&prices, &model, &u));
             }
             "drop" => drop(held.remove(w[1]).unwrap()),
+            "release" => held.remove(w[1]).unwrap().0.release(),
             other => panic!("unknown command {other}"),
         }
     }
@@ -471,12 +473,15 @@ fn reservations_count_requests_in_flight() {
         req alice est=400 hold=r2          # 800 reserved
         req alice est=400                  # over both: 3 requests, 1200 tokens
         finish r1 in=100 out=50            # actual 150 replaces the 400 estimate
-        drop r2                            # failed upstream: counts as a request, no tokens
+        release r2                         # no provider took it on: a request, no tokens
         at 2026-11-23T13:16:00Z
         req alice est=850 hold=r3
         req alice est=1                    # 150 + 850 reserved + 1 > 1000
         finish r3 in=100
-        req alice est=1                    # 250 + 1
+        req alice est=1 hold=r4            # 250 + 1
+        drop r4                            # no usage reported: the estimate stays (251)
+        at 2026-11-23T13:17:00Z
+        req alice est=750                  # 251 + 750 > 1000
         ",
         expect![[r#"
             A alice: allow, closest rate[developer=alice] 0 requests of 2 requests (0%)
@@ -485,6 +490,7 @@ fn reservations_count_requests_in_flight() {
             A alice: allow, closest daily[developer=alice] 150 tokens of 1,000 tokens (15%)
             A alice: DENY budget `daily` (1,000 tokens per day, developer=alice) is spent: 1,000 tokens used; resets 2026-11-24T00:00:00Z
             A alice: allow, closest rate[developer=alice] 1 request of 2 requests (50%)
+            A alice: DENY budget `daily` (1,000 tokens per day, developer=alice) is spent: 251 tokens used; resets 2026-11-24T00:00:00Z
         "#]],
     );
 }

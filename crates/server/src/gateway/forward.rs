@@ -32,7 +32,7 @@ pub(super) struct Call<'a> {
     /// Findings replaced by placeholders in `body`, told to the client in a header.
     pub(super) redacted: usize,
     /// This request's place in its budgets, settled with the usage the upstream reports
-    /// (dropped unsettled, it counts as one request with no tokens).
+    /// (unsettled, it keeps its estimate; released when no upstream took the request on).
     pub(super) reservation: meter::Reservation,
 }
 
@@ -111,7 +111,60 @@ fn failure(e: &reqwest::Error) -> &'static str {
     }
 }
 
+/// Holds a request's outline until its entry is on its way: if the client goes away first
+/// (hyper then drops the handler, mid-`await`), the prompt may already be with the provider,
+/// so the drop records it (status 499, as proxies log a client that closed the request).
+struct Unanswered {
+    state: Arc<AppState>,
+    outline: Option<Outline>,
+    /// The upstream being tried.
+    upstream: String,
+}
+
+impl Unanswered {
+    /// The entry is taken care of by the caller from here on.
+    fn disarm(mut self) -> Outline {
+        self.outline.take().expect("outline taken only by `disarm`")
+    }
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        let Some(outline) = self.outline.take() else {
+            return;
+        };
+        let details = serde_json::json!({
+            "upstream": self.upstream,
+            "error": "the client went away before the upstream answered",
+        });
+        let record = outline
+            .record(Outcome::Failure, 499, details)
+            .decision(ledger::Decision::Allow);
+        record_from_drop(&self.state, record);
+    }
+}
+
+/// Queues `record` from a `Drop`, which cannot wait; if the queue is full, a task waits.
+fn record_from_drop(state: &Arc<AppState>, record: Record) {
+    if let Err(e) = state.audit().try_record_queued(record.clone()) {
+        tracing::warn!(error = %e, "gateway: queue full; recording an abandoned request in a task");
+        let state = state.clone();
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                if let Err(e) = state.record(record).await {
+                    tracing::error!(error = %e, "gateway: cannot record an abandoned request");
+                }
+            });
+        }
+    }
+}
+
 pub(super) async fn forward(state: Arc<AppState>, call: Call<'_>, outline: Outline) -> Response {
+    let mut guard = Unanswered {
+        state: state.clone(),
+        outline: Some(outline),
+        upstream: String::new(),
+    };
     let Call {
         endpoint,
         headers,
@@ -127,6 +180,7 @@ pub(super) async fn forward(state: Arc<AppState>, call: Call<'_>, outline: Outli
     let mut chosen = None;
     for (i, upstream) in route.iter().enumerate() {
         let last = i + 1 == route.len();
+        guard.upstream.clone_from(&upstream.name);
         match send(&state, endpoint, headers, query, &body, upstream).await {
             Ok(r) if last || !FALL_BACK_ON.contains(&r.status().as_u16()) => {
                 chosen = Some((*upstream, r));
@@ -141,6 +195,12 @@ pub(super) async fn forward(state: Arc<AppState>, call: Call<'_>, outline: Outli
             })),
             Err(e) => {
                 let what = failure(&e);
+                if e.is_connect() {
+                    // No provider saw the request: it costs nothing but the request.
+                    reservation.release();
+                } else {
+                    drop(reservation);
+                }
                 let tried = if attempts.is_empty() {
                     String::new()
                 } else {
@@ -154,6 +214,7 @@ pub(super) async fn forward(state: Arc<AppState>, call: Call<'_>, outline: Outli
                 let details = serde_json::json!({
                     "upstream": upstream.name, "error": what, "attempts": attempts,
                 });
+                let outline = guard.disarm();
                 return upstream_failed(&state, endpoint, &outline, &message, details).await;
             }
         }
@@ -161,6 +222,7 @@ pub(super) async fn forward(state: Arc<AppState>, call: Call<'_>, outline: Outli
     let Some((upstream, response)) = chosen else {
         // An empty route never gets here (the handler refuses first); fail closed anyway.
         let details = serde_json::json!({ "attempts": attempts });
+        let outline = guard.disarm();
         return upstream_failed(
             &state,
             endpoint,
@@ -196,6 +258,7 @@ pub(super) async fn forward(state: Arc<AppState>, call: Call<'_>, outline: Outli
                 let details = serde_json::json!({
                     "upstream": upstream.name, "error": "body", "attempts": attempts,
                 });
+                let outline = guard.disarm();
                 return upstream_failed(&state, endpoint, &outline, &message, details).await;
             }
         };
@@ -209,6 +272,7 @@ pub(super) async fn forward(state: Arc<AppState>, call: Call<'_>, outline: Outli
         if !attempts.is_empty() {
             details["fell_back_from"] = Value::Array(attempts);
         }
+        let outline = guard.disarm();
         let record = completed(
             &state,
             &outline,
@@ -237,9 +301,9 @@ pub(super) async fn forward(state: Arc<AppState>, call: Call<'_>, outline: Outli
 
     // Stream: pass each chunk on as it arrives; a guard records the request when the stream
     // ends, completes, fails or the client goes away.
-    let guard = StreamRecord {
+    let recorder = StreamRecord {
         state: state.clone(),
-        outline: Some(outline),
+        outline: Some(guard.disarm()),
         reservation: Some(reservation),
         end_marker: endpoint.stream_end(),
         upstream: upstream.name.clone(),
@@ -254,24 +318,25 @@ pub(super) async fn forward(state: Arc<AppState>, call: Call<'_>, outline: Outli
     // When the upstream stream ends (or fails), the entry is recorded before the client sees
     // the end; a client that goes away early leaves the recording to the guard's drop.
     let upstream_stream = Box::pin(response.bytes_stream());
-    let stream = futures_util::stream::unfold(Some((upstream_stream, guard)), |state| async move {
-        let (mut upstream, mut guard) = state?;
-        match upstream.next().await {
-            Some(Ok(bytes)) => {
-                guard.observe(&bytes);
-                Some((Ok(bytes), Some((upstream, guard))))
+    let stream =
+        futures_util::stream::unfold(Some((upstream_stream, recorder)), |state| async move {
+            let (mut upstream, mut guard) = state?;
+            match upstream.next().await {
+                Some(Ok(bytes)) => {
+                    guard.observe(&bytes);
+                    Some((Ok(bytes), Some((upstream, guard))))
+                }
+                Some(Err(e)) => {
+                    guard.outcome = Outcome::Failure;
+                    guard.finish().await;
+                    Some((Err(std::io::Error::other(e)), None))
+                }
+                None => {
+                    guard.finish().await;
+                    None
+                }
             }
-            Some(Err(e)) => {
-                guard.outcome = Outcome::Failure;
-                guard.finish().await;
-                Some((Err(std::io::Error::other(e)), None))
-            }
-            None => {
-                guard.finish().await;
-                None
-            }
-        }
-    });
+        });
     let mut out = Response::new(Body::from_stream(stream));
     *out.status_mut() = status;
     out.headers_mut().insert(
@@ -439,21 +504,9 @@ impl StreamRecord {
 
 impl Drop for StreamRecord {
     fn drop(&mut self) {
-        let Some(record) = self.take_record() else {
-            return;
-        };
-        // The client went away mid-stream. Drop cannot wait: the entry is queued for the
-        // writer, which commits it with the next batch.
-        if let Err(e) = self.state.audit().try_record_queued(record.clone()) {
-            tracing::warn!(error = %e, "gateway: queue full; recording an aborted stream in a task");
-            let state = self.state.clone();
-            if let Ok(handle) = tokio::runtime::Handle::try_current() {
-                handle.spawn(async move {
-                    if let Err(e) = state.record(record).await {
-                        tracing::error!(error = %e, "gateway: cannot record a streamed request");
-                    }
-                });
-            }
+        // The client went away mid-stream: the entry is queued for the writer.
+        if let Some(record) = self.take_record() {
+            record_from_drop(&self.state, record);
         }
     }
 }
