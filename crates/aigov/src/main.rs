@@ -284,6 +284,7 @@ async fn open_audit(
     let mut settings = ::audit::AuditConfig::new(audit.origin.clone());
     settings.checkpoint_interval = checkpoints.then_some(audit.checkpoint_interval);
     settings.replica = Some(audit.replica.clone());
+    settings.commit_interval = audit.group_commit;
     Ok(::audit::AuditLog::start(store.clone(), signer, settings))
 }
 

@@ -72,6 +72,9 @@ pub struct AuditConfig {
     pub durability: Durability,
     /// This replica's name, recorded as each entry's origin.
     pub replica: String,
+    /// Group commit: queued entries arriving this soon after the last commit wait for the next
+    /// one, so that many share one transaction (`audit.group_commit_ms`; zero: commit at once).
+    pub group_commit: Duration,
 }
 
 /// What an acknowledged audit entry survives (SQLite; PostgreSQL follows its own
@@ -249,6 +252,7 @@ struct RawAudit {
     checkpoint_interval_ms: Option<Spanned<u64>>,
     durability: Option<Durability>,
     replica: Option<Spanned<String>>,
+    group_commit_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -459,6 +463,19 @@ pub fn from_sources(
         }
         None => default_replica(),
     };
+    let group_commit = match &raw.audit.group_commit_ms {
+        Some(ms) if *ms.get_ref() > MAX_GROUP_COMMIT_MS => {
+            return Err(ConfigError::Invalid {
+                setting: "audit.group_commit_ms",
+                origin: at(ms.span().start),
+                message: format!(
+                    "must be at most {MAX_GROUP_COMMIT_MS} (queued entries would wait that long to be committed); the default is {DEFAULT_GROUP_COMMIT_MS}"
+                ),
+            });
+        }
+        Some(ms) => Duration::from_millis(*ms.get_ref()),
+        None => Duration::from_millis(DEFAULT_GROUP_COMMIT_MS),
+    };
     let audit = AuditConfig {
         key_name: origin.split('/').next().unwrap_or(&origin).to_owned(),
         origin,
@@ -466,6 +483,7 @@ pub fn from_sources(
         checkpoint_interval,
         durability: raw.audit.durability.unwrap_or(Durability::PowerLoss),
         replica,
+        group_commit,
     };
 
     // gateway
@@ -517,6 +535,9 @@ fn check_origin(origin: &str) -> Result<(), String> {
 }
 
 /// A duration in milliseconds of at least 1, or `default` when not set.
+const DEFAULT_GROUP_COMMIT_MS: u64 = 2;
+const MAX_GROUP_COMMIT_MS: u64 = 1000;
+
 fn positive_millis(
     value: &Option<Spanned<u64>>,
     setting: &'static str,

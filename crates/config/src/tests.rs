@@ -69,8 +69,8 @@ fn render(c: &Config) -> String {
     let a = &c.audit;
     writeln!(
         out,
-        "audit: origin {} (key name {}), key {}, checkpoints every {:?}, {:?}",
-        a.origin, a.key_name, a.signing_key, a.checkpoint_interval, a.durability
+        "audit: origin {} (key name {}), key {}, checkpoints every {:?}, {:?}, group commit {:?}",
+        a.origin, a.key_name, a.signing_key, a.checkpoint_interval, a.durability, a.group_commit
     )
     .unwrap();
     for u in &c.gateway.upstreams {
@@ -120,7 +120,7 @@ fn defaults() {
             bundle.reload_interval: 1s
             database: sqlite aigov-data/aigov.db
             log: info Text
-            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss
+            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss, group commit 2ms
         "#]],
     );
 }
@@ -138,7 +138,7 @@ fn empty_file_is_defaults() {
             bundle.reload_interval: 1s
             database: sqlite aigov-data/aigov.db
             log: info Text
-            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss
+            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss, group commit 2ms
         "#]],
     );
 }
@@ -169,7 +169,7 @@ format = "json"
             database: postgres postgres://aigov@db.internal:5432/aigov (password set)
             database.password resolved to: s3cret
             log: aigov=debug,info Json
-            audit: origin aigov.local/audit (key name aigov.local), key file:/var/lib/aigov/audit-signing.key, checkpoints every 1s, PowerLoss
+            audit: origin aigov.local/audit (key name aigov.local), key file:/var/lib/aigov/audit-signing.key, checkpoints every 1s, PowerLoss, group commit 2ms
         "#]],
     );
 }
@@ -187,7 +187,7 @@ fn data_dir_moves_default_bundle_and_database() {
             bundle.reload_interval: 1s
             database: sqlite /srv/one/aigov.db
             log: info Text
-            audit: origin aigov.local/audit (key name aigov.local), key file:/srv/one/audit-signing.key, checkpoints every 1s, PowerLoss
+            audit: origin aigov.local/audit (key name aigov.local), key file:/srv/one/audit-signing.key, checkpoints every 1s, PowerLoss, group commit 2ms
         "#]],
     );
 }
@@ -205,7 +205,7 @@ fn sqlite_with_path() {
             bundle.reload_interval: 1s
             database: sqlite /tmp/x.db
             log: info Text
-            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss
+            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss, group commit 2ms
         "#]],
     );
 }
@@ -238,7 +238,7 @@ level = "warn"
             bundle.reload_interval: 1s
             database: sqlite env.db
             log: debug Text
-            audit: origin aigov.local/audit (key name aigov.local), key file:env-dir/audit-signing.key, checkpoints every 1s, PowerLoss
+            audit: origin aigov.local/audit (key name aigov.local), key file:env-dir/audit-signing.key, checkpoints every 1s, PowerLoss, group commit 2ms
         "#]],
     );
 }
@@ -261,7 +261,7 @@ fn flags_override_env_and_file() {
             bundle.reload_interval: 1s
             database: sqlite flag-dir/aigov.db
             log: info Text
-            audit: origin aigov.local/audit (key name aigov.local), key file:flag-dir/audit-signing.key, checkpoints every 1s, PowerLoss
+            audit: origin aigov.local/audit (key name aigov.local), key file:flag-dir/audit-signing.key, checkpoints every 1s, PowerLoss, group commit 2ms
         "#]],
     );
 }
@@ -279,7 +279,7 @@ fn empty_env_var_is_ignored() {
             bundle.reload_interval: 1s
             database: sqlite aigov-data/aigov.db
             log: info Text
-            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss
+            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss, group commit 2ms
         "#]],
     );
 }
@@ -502,6 +502,7 @@ signing_key = "env:AIGOV_AUDIT_KEY"
 checkpoint_interval_ms = 250
 durability = "process-crash"
 replica = "eu-1"
+group_commit_ms = 0
 "#,
         &[],
         expect![[r#"
@@ -512,8 +513,15 @@ replica = "eu-1"
             bundle.reload_interval: 1s
             database: sqlite aigov-data/aigov.db
             log: info Text
-            audit: origin aigov.example.com/prod (key name aigov.example.com), key env:AIGOV_AUDIT_KEY, checkpoints every 250ms, ProcessCrash
+            audit: origin aigov.example.com/prod (key name aigov.example.com), key env:AIGOV_AUDIT_KEY, checkpoints every 250ms, ProcessCrash, group commit 0ns
             audit.replica: eu-1
+        "#]],
+    );
+    check(
+        "[audit]\ngroup_commit_ms = 5000\n",
+        &[],
+        expect![[r#"
+            error: invalid `audit.group_commit_ms` in `aigov.toml` at line 2, column 19: must be at most 1000 (queued entries would wait that long to be committed); the default is 2
         "#]],
     );
     check(
@@ -527,7 +535,7 @@ replica = "eu-1"
             bundle.reload_interval: 1s
             database: sqlite aigov-data/aigov.db
             log: info Text
-            audit: origin aigov.local/audit (key name aigov.local), key file:/etc/aigov/audit.key, checkpoints every 1s, PowerLoss
+            audit: origin aigov.local/audit (key name aigov.local), key file:/etc/aigov/audit.key, checkpoints every 1s, PowerLoss, group commit 2ms
         "#]],
     );
 }
@@ -584,12 +592,12 @@ fn audit_errors() {
         "[audit]\nkey = \"file:x\"\n",
         &[],
         expect![[r#"
-        error: invalid config file `aigov.toml`: TOML parse error at line 2, column 1
-          |
-        2 | key = "file:x"
-          | ^^^
-        unknown field `key`, expected one of `origin`, `signing_key`, `checkpoint_interval_ms`, `durability`, `replica`
-    "#]],
+            error: invalid config file `aigov.toml`: TOML parse error at line 2, column 1
+              |
+            2 | key = "file:x"
+              | ^^^
+            unknown field `key`, expected one of `origin`, `signing_key`, `checkpoint_interval_ms`, `durability`, `replica`, `group_commit_ms`
+        "#]],
     );
 }
 
@@ -623,7 +631,7 @@ timeout_ms = 30000
             bundle.reload_interval: 1s
             database: sqlite aigov-data/aigov.db
             log: info Text
-            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss
+            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss, group commit 2ms
             gateway upstream anthropic: Anthropic https://api.anthropic.com key=env:ANTHROPIC_API_KEY models=["claude-sonnet-4", "claude-opus-4"] timeout=600s connect=5s
             gateway upstream local: Openai http://127.0.0.1:8000/v1 key=none models=["local-coder"] timeout=30s connect=5s
             gateway.answer_after: Committed
@@ -803,7 +811,7 @@ output = 0.000001
             bundle.reload_interval: 1s
             database: sqlite aigov-data/aigov.db
             log: info Text
-            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss
+            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss, group commit 2ms
             gateway price claude-sonnet-4: input=3000000 output=15000000 cache_read=300000 cache_write=3750000 micro-USD/Mtok
             gateway price local-coder: input=0 output=1 cache_read=0 cache_write=0 micro-USD/Mtok
         "#]],
