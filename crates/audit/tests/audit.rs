@@ -627,8 +627,15 @@ async fn queued_entries_survive_failing_commits() {
             ),
         };
         db.raw_batch(block).await;
+        // The first failed commit can come before the last of these is queued; from then on
+        // the log refuses queued entries. Every one it accepted must land, once.
+        let mut accepted = 0;
         for n in 11..15 {
-            log.append_queued(&entry(0, n), None).await.unwrap();
+            match log.append_queued(&entry(0, n), None).await {
+                Ok(()) => accepted += 1,
+                Err(audit::AuditError::Unhealthy) if n > 11 => {}
+                Err(e) => panic!("{label}: entry {n}: {e}"),
+            }
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         while log.is_healthy() {
@@ -651,7 +658,11 @@ async fn queued_entries_survive_failing_commits() {
         }
         log.shutdown().await.unwrap();
         let size = store.ledger_head().await.unwrap().size;
-        assert_eq!(size, 15, "{label}: every queued entry is committed, once");
+        assert_eq!(
+            size,
+            11 + accepted,
+            "{label}: every accepted queued entry is committed, once"
+        );
         let report = verify(&store, ORIGIN, &signer().verifier()).await.unwrap();
         assert!(report.problems.is_empty(), "{label}: {:?}", report.problems);
     }

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::gateway_harness::create_key;
 use super::{Child, aigov, http_get, run};
 
 const UPSTREAM_OPENAI_KEY: &str = "sk-upstream-openai";
@@ -120,28 +121,7 @@ models = ["gpt-4o"]
         std::thread::sleep(Duration::from_millis(100));
     }
 
-    let key_of = |person: &str| {
-        let out = run(
-            dir.path(),
-            &[
-                "key",
-                "create",
-                "--person",
-                person,
-                "--repo",
-                "acme/storefront",
-                "--data-dir",
-                "data",
-            ],
-        );
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    };
+    let key_of = |person: &str| create_key(dir.path(), person, "acme/storefront");
     let key = key_of("lena");
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gateway_sdk.py");

@@ -24,6 +24,30 @@ pub(crate) fn target_dir() -> PathBuf {
     bin.parent().and_then(Path::parent).unwrap().to_owned()
 }
 
+/// `aigov key create` in `dir` (data in `dir/data`): a developer key of `person`.
+pub(crate) fn create_key(dir: &Path, person: &str, repo: &str) -> String {
+    let out = run(
+        dir,
+        &[
+            "key",
+            "create",
+            "--person",
+            person,
+            "--repo",
+            repo,
+            "--data-dir",
+            "data",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "aigov key create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 /// A running `aigov serve` whose upstreams are `upstream`'s OpenAI and Anthropic routes.
 pub(crate) struct Gateway {
     pub dir: tempfile::TempDir,
@@ -87,26 +111,7 @@ models = ["{ANTHROPIC_MODEL}"]
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        let out = run(
-            dir.path(),
-            &[
-                "key",
-                "create",
-                "--person",
-                PERSON,
-                "--repo",
-                REPO,
-                "--data-dir",
-                "data",
-            ],
-        );
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "aigov key create: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let key = create_key(dir.path(), PERSON, REPO);
         Gateway {
             dir,
             child,

@@ -40,6 +40,24 @@ fn upstream(
     }
 }
 
+/// A server with the example bundle and `config`, where `key` is a developer key of lena's
+/// (default repository `acme/storefront`).
+async fn server_with_key(config: GatewayConfig, key: &str) -> TestServer {
+    let server = TestServer::start_full(|_| {}, config).await;
+    server
+        .store
+        .insert_token(NewToken {
+            name: "lena-1".to_owned(),
+            kind: TokenKind::Developer,
+            hash: server::token::hash_token(key),
+            person: Some("lena".to_owned()),
+            repo: Some("acme/storefront".to_owned()),
+        })
+        .await
+        .unwrap();
+    server
+}
+
 async fn gateway() -> Gateway {
     gateway_with(|_| {}).await
 }
@@ -418,19 +436,8 @@ async fn an_unreachable_upstream_is_a_clear_502() {
         answer_after: Default::default(),
         prices: Default::default(),
     };
-    let server = TestServer::start_full(|_| {}, config).await;
     let key = "aigov_dev_lena_unreachable_0123456789abcdefghijklm";
-    server
-        .store
-        .insert_token(NewToken {
-            name: "lena-1".to_owned(),
-            kind: TokenKind::Developer,
-            hash: server::token::hash_token(key),
-            person: Some("lena".to_owned()),
-            repo: Some("acme/storefront".to_owned()),
-        })
-        .await
-        .unwrap();
+    let server = server_with_key(config, key).await;
     let response = server
         .client
         .post(server.url("/v1/chat/completions"))
@@ -1155,19 +1162,8 @@ async fn a_failing_upstream_falls_back_before_anything_was_answered() {
         answer_after: Default::default(),
         prices: Default::default(),
     };
-    let server = TestServer::start_full(|_| {}, config).await;
     let key = "aigov_dev_lena_fallback_0123456789abcdefghijklmnopq";
-    server
-        .store
-        .insert_token(NewToken {
-            name: "lena-1".to_owned(),
-            kind: TokenKind::Developer,
-            hash: server::token::hash_token(key),
-            person: Some("lena".to_owned()),
-            repo: Some("acme/storefront".to_owned()),
-        })
-        .await
-        .unwrap();
+    let server = server_with_key(config, key).await;
     let fault = |status| standin::Fault {
         status: Some(status),
         ..Default::default()
