@@ -141,3 +141,111 @@ pub(crate) async fn decide(
         .map_err(|e| AppError::BadRequest(format!("invalid decision request: {e}")))?;
     Ok(Json(state.decide(&admin.name, origin, &request).await?))
 }
+
+/// `POST /api/v1/keys`: what to issue.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewKeyBody {
+    person: String,
+    #[serde(default)]
+    repo: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// A developer key as the API shows it: never the key (except once, on issue) or its hash.
+#[derive(Debug, Serialize)]
+pub(crate) struct KeyView {
+    name: String,
+    person: Option<String>,
+    repo: Option<String>,
+    created_at: String,
+    revoked_at: Option<String>,
+    /// Only in the answer to the issue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+}
+
+impl KeyView {
+    fn of(record: store::TokenRecord, key: Option<String>) -> KeyView {
+        let time = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
+        KeyView {
+            name: record.name,
+            person: record.person,
+            repo: record.repo,
+            created_at: time(record.created_at),
+            revoked_at: record.revoked_at.map(time),
+            key,
+        }
+    }
+}
+
+impl From<crate::keys::KeyError> for AppError {
+    fn from(e: crate::keys::KeyError) -> AppError {
+        use crate::keys::KeyError;
+        match e {
+            KeyError::Invalid(_) => AppError::BadRequest(e.to_string()),
+            KeyError::NameTaken(_) => AppError::Conflict(e.to_string()),
+            KeyError::NotFound(_) => AppError::NotFound(e.to_string()),
+            KeyError::Store(e) => AppError::Store(e),
+            KeyError::Audit(e) => AppError::Audit(e),
+        }
+    }
+}
+
+/// Issues a developer key for an inventory person; the answer (201) holds the key, once.
+pub(crate) async fn create_key(
+    admin: ApiAdmin,
+    State(state): State<Arc<AppState>>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<KeyView>), AppError> {
+    let body: NewKeyBody = serde_json::from_slice(&body)
+        .map_err(|e| AppError::BadRequest(format!("invalid key request: {e}")))?;
+    let request =
+        crate::keys::KeyRequest::new(&body.person, body.repo.as_deref(), body.name.as_deref())?;
+    let loaded = state.bundle();
+    let people = &loaded.bundle.inventory.people;
+    if !people.contains_key(&request.person) {
+        let hint = policy::closest(&request.person, people.keys().cloned()).map_or_else(
+            || "add them to the bundle's `inventory/` first".to_owned(),
+            |p| format!("did you mean `{p}`?"),
+        );
+        return Err(AppError::BadRequest(format!(
+            "unknown person `{}`: the inventory in service does not list them; {hint}",
+            request.person
+        )));
+    }
+    let issued = crate::keys::issue(state.store(), state.audit(), &admin.name, request).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(KeyView::of(issued.record, Some(issued.key))),
+    ))
+}
+
+/// Developer keys, active and revoked.
+pub(crate) async fn list_keys(
+    _: ApiAdmin,
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<Vec<KeyView>>, AppError> {
+    let keys = crate::keys::list(state.store()).await?;
+    Ok(Json(
+        keys.into_iter().map(|k| KeyView::of(k, None)).collect(),
+    ))
+}
+
+/// Revokes the active developer key with this name; it stops working on every replica within
+/// the gateway's key cache time (2 s).
+pub(crate) async fn revoke_key(
+    admin: ApiAdmin,
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Json<KeyView>, AppError> {
+    let record = crate::keys::revoke(state.store(), state.audit(), &admin.name, &name).await?;
+    let mut view = KeyView::of(record, None);
+    view.revoked_at.get_or_insert_with(|| {
+        time::OffsetDateTime::now_utc()
+            .format(&Rfc3339)
+            .unwrap_or_default()
+    });
+    Ok(Json(view))
+}

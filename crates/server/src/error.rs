@@ -16,6 +16,9 @@ pub enum AppError {
     /// The request itself is wrong (bad JSON, bad form).
     #[error("{0}")]
     BadRequest(String),
+    /// The request clashes with what exists (a name already in use).
+    #[error("{0}")]
+    Conflict(String),
     /// The details are logged, never sent: they may name hosts or internals.
     #[error("the database is unavailable")]
     Store(#[from] StoreError),
@@ -34,6 +37,7 @@ impl AppError {
             AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             AppError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             AppError::Audit(_) => (StatusCode::SERVICE_UNAVAILABLE, "audit_unavailable"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),

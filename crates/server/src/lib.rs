@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod error;
 mod gateway;
+pub mod keys;
 mod log;
 mod pages;
 mod reload;
@@ -233,6 +234,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/policies", get(api::policies))
         .route("/api/v1/bundle", get(api::bundle))
         .route("/api/v1/decide", post(api::decide))
+        .route("/api/v1/keys", get(api::list_keys).post(api::create_key))
+        .route(
+            "/api/v1/keys/{name}",
+            axum::routing::delete(api::revoke_key),
+        )
         .route("/v1/chat/completions", post(gateway::chat_completions))
         .route("/v1/responses", post(gateway::responses))
         .route("/v1/embeddings", post(gateway::embeddings))

@@ -80,7 +80,7 @@ fn key_create_list_revoke() {
         expect![[r#"
             exit: 2
             --- stderr
-            error: invalid `--repo` `storefront`: expected `owner/name`, e.g. `acme/storefront`
+            error: invalid repository `storefront`: expected `owner/name`, e.g. `acme/storefront`
         "#]],
     );
     // An explicit name that an active key has is refused.

@@ -1254,3 +1254,147 @@ async fn a_failing_upstream_falls_back_before_anything_was_answered() {
         "requests that reached flaky and backup"
     );
 }
+
+/// Developer keys through the admin API: issued once (201, the key only in that answer),
+/// listed without secrets, revoked (then refused by the gateway within the key cache's 2 s),
+/// each change in the ledger; bad requests say what is wrong.
+#[tokio::test]
+async fn developer_keys_are_issued_and_revoked_through_the_api() {
+    let g = gateway().await;
+    let s = &g.server;
+    let api = |method: reqwest::Method, path: &str| {
+        s.client.request(method, s.url(path)).bearer_auth(&s.token)
+    };
+    let post = |body: Value| {
+        api(reqwest::Method::POST, "/api/v1/keys")
+            .json(&body)
+            .send()
+    };
+    let answer = |r: reqwest::Response| async move {
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap();
+        (status, body)
+    };
+
+    // Refusals, each with what to fix.
+    let cases = [
+        (
+            json!({"person": "lenna"}),
+            400,
+            "unknown person `lenna`: the inventory in service does not list them; did you mean `lena`?",
+        ),
+        (
+            json!({"person": "lena", "repo": "storefront"}),
+            400,
+            "invalid repository `storefront`: expected `owner/name`, e.g. `acme/storefront`",
+        ),
+        (
+            json!({"person": "lena", "team": "web"}),
+            400,
+            "invalid key request: unknown field `team`, expected one of `person`, `repo`, `name` at line 1 column 23",
+        ),
+    ];
+    for (body, status, message) in cases {
+        let (got, answer) = answer(post(body.clone()).await.unwrap()).await;
+        assert_eq!(
+            (got, answer["error"]["message"].as_str()),
+            (status, Some(message)),
+            "{body}"
+        );
+    }
+    let anonymous = s
+        .client
+        .post(s.url("/api/v1/keys"))
+        .json(&json!({"person": "lena"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+    // Issue: the key once, then it works on the gateway.
+    let body = json!({"person": "lena", "repo": "acme/storefront", "name": "lena-laptop"});
+    let (status, issued) = answer(post(body.clone()).await.unwrap()).await;
+    assert_eq!(status, 201, "{issued}");
+    let key = issued["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("aigov_dev_"), "{issued}");
+    assert_eq!(
+        (issued["person"].as_str(), issued["repo"].as_str()),
+        (Some("lena"), Some("acme/storefront"))
+    );
+    let (status, taken) = answer(post(body).await.unwrap()).await;
+    assert_eq!(status, 409, "{taken}");
+    let chat_with = |key: String| {
+        s.client
+            .post(s.url("/v1/chat/completions"))
+            .bearer_auth(key)
+            .header("x-aigov-tool", "aider")
+            .json(&chat("local-coder", "hi", false))
+            .send()
+    };
+    assert_eq!(
+        chat_with(key.clone()).await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    // Listed without the key or its hash.
+    let listed = api(reqwest::Method::GET, "/api/v1/keys")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        listed.contains("\"lena-laptop\"") && !listed.contains(&key),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(&server::token::hash_token(&key)),
+        "{listed}"
+    );
+
+    // Revoke: once; the gateway refuses the key within the cache time.
+    let (status, revoked) = answer(
+        api(reqwest::Method::DELETE, "/api/v1/keys/lena-laptop")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{revoked}");
+    assert!(revoked["revoked_at"].is_string(), "{revoked}");
+    let (status, again) = answer(
+        api(reqwest::Method::DELETE, "/api/v1/keys/lena-laptop")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, again["error"]["message"].as_str()),
+        (404, Some("no active developer key named `lena-laptop`"))
+    );
+    eventually("the revoked key refused", || async {
+        (chat_with(key.clone()).await.unwrap().status() == StatusCode::UNAUTHORIZED).then_some(())
+    })
+    .await;
+
+    // Both changes are in the ledger, by the admin token's name, without the key.
+    let changes: Vec<(String, String)> = s
+        .ledger()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == ledger::EntryKind::CredentialChange)
+        .map(|e| (e.actor.clone(), e.subject.clone()))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("test-admin".to_owned(), "key:lena-laptop".to_owned()),
+            ("test-admin".to_owned(), "key:lena-laptop".to_owned()),
+        ]
+    );
+    let events = s.events("key.created").await;
+    assert!(!format!("{events:?}").contains(&key));
+    s.verify_ledger().await;
+}
