@@ -118,13 +118,28 @@ async fn serve(config: config::Config) -> anyhow::Result<()> {
             tracing::warn!(model = %m, "no `[[gateway.prices]]` entry: this model's requests cost 0 against cost budgets (tokens and requests still count)");
         }
     }
-    let state = server::AppState::with_gateway(
+    let mut webhooks = config.webhooks.clone();
+    webhooks.resolve_secrets()?;
+    for (forge, configured) in [
+        ("github", webhooks.github_secret.is_some()),
+        ("gitlab", webhooks.gitlab_token.is_some()),
+    ] {
+        if configured {
+            tracing::info!(
+                forge,
+                process = webhooks.process,
+                "webhooks: receiving at /webhooks/{forge}"
+            );
+        }
+    }
+    let state = server::AppState::with_webhooks(
         store,
         audit.clone(),
         loaded,
         bundle_path,
         config.bundle.reload_interval,
         gateway,
+        webhooks,
     );
     let served = server::serve(state, listener, shutdown).await;
     // Whatever happened, record the stop, then flush and sign a final checkpoint.

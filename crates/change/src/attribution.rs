@@ -9,10 +9,10 @@
 //! `(cherry picked from commit `) and at least a quarter of its lines are trailers.
 
 use model::{AiTool, ToolStatus};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A commit as attribution needs it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Commit {
     /// Commit SHA.
     pub sha: String,
@@ -29,7 +29,7 @@ pub struct Commit {
 }
 
 /// Why a commit is attributed to a tool.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Evidence {
     /// A `Co-authored-by: Name <email>` trailer with a tool's identity.
@@ -72,7 +72,7 @@ pub enum Evidence {
 }
 
 /// One piece of evidence that a tool took part in a commit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attribution {
     /// Inventory tool id (`claude-code`) when recognised, else the name the commit gives
     /// (`Gemini`), which no inventory id matches unless the inventory uses that name.

@@ -1,18 +1,28 @@
 //! Change events: what aigov keeps of a forge's webhook delivery, in one shape for GitHub and
 //! GitLab. Only the fields a change record needs; everything else in a payload is skipped.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::attribution::Commit;
 
 /// The forge a delivery came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Forge {
     /// GitHub (`X-GitHub-Event`).
     GitHub,
     /// GitLab (`X-Gitlab-Event`).
     GitLab,
+}
+
+impl Forge {
+    /// `github` or `gitlab`, as stored and logged.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Forge::GitHub => "github",
+            Forge::GitLab => "gitlab",
+        }
+    }
 }
 
 /// One parsed webhook delivery.
@@ -139,7 +149,7 @@ pub enum ReviewAction {
 }
 
 /// A review's verdict.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewState {
     /// Approved.
@@ -251,7 +261,7 @@ impl PushCommit {
 }
 
 /// Whether a check, status, pipeline or job passed, normalised across forges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Not finished.

@@ -53,6 +53,16 @@ pub fn parse(event: &str, delivery: &str, body: &[u8]) -> Result<Delivery, Parse
     })
 }
 
+/// The login of whoever triggered the delivery (`sender.login`), when the body names one. Reads
+/// nothing else of the body; `None` for a body that is not such JSON.
+pub fn sender(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Payload {
+        sender: Option<User>,
+    }
+    login(serde_json::from_slice::<Payload>(body).ok()?.sender)
+}
+
 #[derive(Deserialize)]
 struct Repo {
     full_name: String,

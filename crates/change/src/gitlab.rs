@@ -48,6 +48,18 @@ pub fn parse(event: &str, delivery: &str, body: &[u8]) -> Result<Delivery, Parse
     })
 }
 
+/// The username of whoever triggered the delivery (`user.username`, or a push's
+/// `user_username`), when the body names one; `None` for a body that is not such JSON.
+pub fn sender(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Payload {
+        user: Option<User>,
+        user_username: Option<String>,
+    }
+    let p = serde_json::from_slice::<Payload>(body).ok()?;
+    p.user.map(|u| u.username).or(p.user_username)
+}
+
 #[derive(Deserialize)]
 struct Project {
     path_with_namespace: String,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use model::{AiTool, ChangeFacts};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::attribution::{self, Attribution, Commit, ShadowAi};
 use crate::event::{
@@ -23,7 +23,7 @@ pub struct GateChecks {
 }
 
 /// Where a pull request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PrState {
     /// Open.
@@ -35,7 +35,7 @@ pub enum PrState {
 }
 
 /// How the pull request was merged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Merge {
     /// The merge (or squash) commit.
     pub commit_sha: Option<String>,
@@ -46,7 +46,7 @@ pub struct Merge {
 }
 
 /// A commit of the change with what attributes it to AI tools.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommitRecord {
     /// The commit.
     pub commit: Commit,
@@ -55,7 +55,7 @@ pub struct CommitRecord {
 }
 
 /// A line of a GitHub task list (`- [x] text`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskItem {
     /// The item's text, trimmed.
     pub text: String,
@@ -66,7 +66,7 @@ pub struct TaskItem {
 }
 
 /// A review as recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewRecord {
     /// GitHub review id.
     pub id: Option<u64>,
@@ -83,7 +83,7 @@ pub struct ReviewRecord {
 }
 
 /// Where a check result came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckSource {
     /// GitHub check run.
@@ -99,7 +99,7 @@ pub enum CheckSource {
 }
 
 /// A deployment of the change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeploymentRecord {
     /// Deployment id.
     pub id: u64,
@@ -116,7 +116,7 @@ pub struct DeploymentRecord {
 }
 
 /// Who ticked a checklist item, at which commit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tick {
     /// Reviewer login.
     pub reviewer: String,
@@ -127,7 +127,7 @@ pub struct Tick {
 }
 
 /// The change record of one pull request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeRecord {
     /// Repository full name.
     pub repo: String,
@@ -155,7 +155,9 @@ pub struct ChangeRecord {
     pub commits: Vec<CommitRecord>,
     /// Reviews in order.
     pub reviews: Vec<ReviewRecord>,
-    /// Latest result per (commit, check name, source).
+    /// Latest result per (commit, check name, source). In JSON, a list of
+    /// `{"sha", "name", "source", "verdict"}` objects (JSON object keys must be strings).
+    #[serde(with = "check_list")]
     pub checks: BTreeMap<(String, String, CheckSource), Verdict>,
     /// Deployments of the change's head or merge commit.
     pub deployments: Vec<DeploymentRecord>,
@@ -599,4 +601,49 @@ pub fn task_list(text: &str) -> Vec<TaskItem> {
         });
     }
     out
+}
+
+/// `ChangeRecord::checks` as a JSON list: a map with tuple keys has no JSON object form.
+mod check_list {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{CheckSource, Verdict};
+
+    type Checks = BTreeMap<(String, String, CheckSource), Verdict>;
+
+    #[derive(Serialize)]
+    struct Out<'a> {
+        sha: &'a str,
+        name: &'a str,
+        source: CheckSource,
+        verdict: Verdict,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct In {
+        sha: String,
+        name: String,
+        source: CheckSource,
+        verdict: Verdict,
+    }
+
+    pub(super) fn serialize<S: Serializer>(checks: &Checks, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(checks.iter().map(|((sha, name, source), verdict)| Out {
+            sha,
+            name,
+            source: *source,
+            verdict: *verdict,
+        }))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Checks, D::Error> {
+        let list = Vec::<In>::deserialize(d)?;
+        Ok(list
+            .into_iter()
+            .map(|c| ((c.sha, c.name, c.source), c.verdict))
+            .collect())
+    }
 }

@@ -1875,3 +1875,55 @@ fn task_lists() {
     "#]]
     .assert_eq(&out);
 }
+
+/// A change record survives a JSON round trip (how the store keeps it), check results included.
+#[test]
+fn record_json_round_trip() {
+    let mut rec = ChangeRecord::new("Codertocat/Hello-World", 2);
+    for (event, file) in [
+        ("pull_request", "pull_request.opened.json"),
+        ("check_run", "check_run.completed.json"),
+        ("pull_request_review", "pull_request_review.submitted.json"),
+        (
+            "deployment_protection_rule",
+            "deployment_protection_rule.requested.json",
+        ),
+    ] {
+        let d = github::parse(event, "d", &test_data(&format!("github/{file}"))).unwrap();
+        assert!(rec.apply(&d.event), "{file}");
+    }
+    assert!(!rec.checks.is_empty() && !rec.reviews.is_empty());
+    let json = serde_json::to_value(&rec).unwrap();
+    // A list of objects (JSON object keys must be strings); keys named, whatever their order.
+    let checks: Vec<String> = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} {} {}",
+                c["sha"], c["name"], c["source"], c["verdict"]
+            )
+        })
+        .collect();
+    expect![[r#"["\"ec26c3e57ca3a959ca5aad62de7213c562f8c821\" \"Octocoders-linter\" \"check_run\" \"failure\""]"#]]
+        .assert_eq(&format!("{checks:?}"));
+    let back: ChangeRecord = serde_json::from_value(json).unwrap();
+    assert_eq!(back, rec);
+}
+
+#[test]
+fn senders() {
+    let out: Vec<Option<String>> = vec![
+        github::sender(&test_data("github/pull_request.opened.json")),
+        github::sender(&test_data("github/push.branch-created.json")),
+        github::sender(b"not json"),
+        gitlab::sender(&test_data("gitlab/merge_request.open.json")),
+        gitlab::sender(&test_data("gitlab/push.json")),
+        gitlab::sender(b"{}"),
+    ];
+    expect![[
+        r#"[Some("Codertocat"), Some("Codertocat"), None, Some("alice"), Some("alice"), None]"#
+    ]]
+    .assert_eq(&format!("{out:?}"));
+}

@@ -16,8 +16,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 mod gateway;
+mod webhooks;
 
 pub use gateway::{AnswerAfter, GatewayConfig, Upstream, UpstreamApi};
+pub use webhooks::WebhooksConfig;
 
 /// Config file used when neither `--config` nor `AIGOV_CONFIG` names one (only if it exists).
 pub const DEFAULT_CONFIG_FILE: &str = "aigov.toml";
@@ -54,6 +56,7 @@ pub struct Config {
     pub log: LogConfig,
     pub audit: AuditConfig,
     pub gateway: GatewayConfig,
+    pub webhooks: WebhooksConfig,
 }
 
 /// The audit ledger: its identity, signer key and durability.
@@ -242,6 +245,7 @@ struct RawConfig {
     log: RawLog,
     audit: RawAudit,
     gateway: gateway::RawGateway,
+    webhooks: webhooks::RawWebhooks,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -489,6 +493,9 @@ pub fn from_sources(
     // gateway
     let gateway = gateway::validate(&raw.gateway, &at)?;
 
+    // webhooks
+    let webhooks = webhooks::validate(&raw.webhooks, &at)?;
+
     Ok(Config {
         file: file.map(|(path, _)| path.to_owned()),
         listen,
@@ -502,6 +509,7 @@ pub fn from_sources(
         log,
         audit,
         gateway,
+        webhooks,
     })
 }
 

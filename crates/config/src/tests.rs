@@ -100,6 +100,21 @@ fn render(c: &Config) -> String {
         )
         .unwrap();
     }
+    let w = &c.webhooks;
+    let reference = |r: &Option<(SecretRef, Origin)>| {
+        r.as_ref()
+            .map_or("none".to_owned(), |(r, origin)| format!("{r} ({origin})"))
+    };
+    if *w != WebhooksConfig::default() {
+        writeln!(
+            out,
+            "webhooks: github_secret={} gitlab_token={} process={}",
+            reference(&w.github_secret_ref),
+            reference(&w.gitlab_token_ref),
+            w.process
+        )
+        .unwrap();
+    }
     // The default replica is the host name: shown only when configured.
     if a.replica != default_replica() {
         writeln!(out, "audit.replica: {}", a.replica).unwrap();
@@ -294,7 +309,7 @@ fn unknown_top_level_key() {
               |
             2 | listen_port = 9
               | ^^^^^^^^^^^
-            unknown field `listen_port`, expected one of `listen`, `data_dir`, `bundle`, `database`, `log`, `audit`, `gateway`
+            unknown field `listen_port`, expected one of `listen`, `data_dir`, `bundle`, `database`, `log`, `audit`, `gateway`, `webhooks`
         "#]],
     );
 }
@@ -860,5 +875,105 @@ output = 0.000001
               | ^^^^^^^^^^^^^^^^^^
             missing field `output`
         "#]],
+    );
+}
+
+#[test]
+fn webhooks() {
+    let section = |body: &str| format!("[webhooks]\n{body}");
+    check(
+        &section(
+            "github_secret = \"env:GITHUB_WEBHOOK_SECRET\"\ngitlab_token = \"file:/run/secrets/gitlab\"\n",
+        ),
+        &[],
+        expect![[r#"
+            file: aigov.toml
+            listen: 127.0.0.1:8080
+            data_dir: aigov-data
+            bundle.path: aigov-data/bundle (default: true)
+            bundle.reload_interval: 1s
+            database: sqlite aigov-data/aigov.db
+            log: info Text
+            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss
+            webhooks: github_secret=env:GITHUB_WEBHOOK_SECRET (in `aigov.toml` at line 2, column 17) gitlab_token=file:/run/secrets/gitlab (in `aigov.toml` at line 3, column 16) process=true
+        "#]],
+    );
+    check(
+        &section("process = false\n"),
+        &[],
+        expect![[r#"
+            file: aigov.toml
+            listen: 127.0.0.1:8080
+            data_dir: aigov-data
+            bundle.path: aigov-data/bundle (default: true)
+            bundle.reload_interval: 1s
+            database: sqlite aigov-data/aigov.db
+            log: info Text
+            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss
+            webhooks: github_secret=none gitlab_token=none process=false
+        "#]],
+    );
+    // Literal secrets are refused without echoing them, like every other secret.
+    check(
+        &section("github_secret = \"It's a Secret to Everybody\"\n"),
+        &[],
+        expect![[r#"
+            error: invalid `webhooks.github_secret` in `aigov.toml` at line 2, column 17: the webhook secret must not be written into the config file; use `env:NAME` (an environment variable holding the secret) or `file:PATH`; for example `github_secret = "env:GITHUB_WEBHOOK_SECRET"`
+        "#]],
+    );
+    check(
+        &section("gitlab_token = \"glpat-123\"\n"),
+        &[],
+        expect![[r#"
+            error: invalid `webhooks.gitlab_token` in `aigov.toml` at line 2, column 16: the webhook token must not be written into the config file; use `env:NAME` (an environment variable holding the token) or `file:PATH`; for example `gitlab_token = "env:GITLAB_WEBHOOK_TOKEN"`
+        "#]],
+    );
+    check(
+        &section("github_secret = \"env:\"\n"),
+        &[],
+        expect![[r#"
+            error: invalid `webhooks.github_secret` in `aigov.toml` at line 2, column 17: `env:` must be followed by an environment variable name (letters, digits, `_`); use `env:NAME` (an environment variable holding the secret) or `file:PATH`; for example `github_secret = "env:GITHUB_WEBHOOK_SECRET"`
+        "#]],
+    );
+    check(
+        &section("gitlab_secret = \"env:X\"\n"),
+        &[],
+        expect![[r#"
+            error: invalid config file `aigov.toml`: TOML parse error at line 2, column 1
+              |
+            2 | gitlab_secret = "env:X"
+              | ^^^^^^^^^^^^^
+            unknown field `gitlab_secret`, expected one of `github_secret`, `gitlab_token`, `process`
+        "#]],
+    );
+}
+
+#[test]
+fn webhook_secrets_are_resolved_by_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("gitlab-token");
+    std::fs::write(&token, "  glpat-webhook\n").unwrap();
+    let text = format!(
+        "[webhooks]\ngithub_secret = \"env:AIGOV_TEST_NOPE_WEBHOOK\"\ngitlab_token = \"file:{}\"\n",
+        token.display()
+    );
+    let mut config = from_sources(
+        Some((Path::new("aigov.toml"), &text)),
+        |_| None,
+        &Flags::default(),
+    )
+    .unwrap();
+    assert_eq!(config.webhooks.github_secret, None);
+    expect!["invalid `webhooks.github_secret` in `aigov.toml` at line 2, column 17: `env:AIGOV_TEST_NOPE_WEBHOOK` refers to environment variable `AIGOV_TEST_NOPE_WEBHOOK`, which is not set or empty"]
+        .assert_eq(&config.webhooks.resolve_secrets().unwrap_err().to_string());
+    config.webhooks.github_secret_ref = None;
+    config.webhooks.resolve_secrets().unwrap();
+    assert_eq!(
+        config.webhooks.gitlab_token.as_ref().map(Secret::expose),
+        Some("glpat-webhook")
+    );
+    assert_eq!(
+        format!("{:?}", config.webhooks.gitlab_token),
+        "Some(Secret(***))"
     );
 }

@@ -77,11 +77,13 @@ pub enum EntryKind {
     KeyRotation,
     /// A content or repository scan.
     Scan,
+    /// A change-management event: a webhook delivery and the change record it updated.
+    Change,
 }
 
 impl EntryKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EntryKind; 15] = [
+    pub const ALL: [EntryKind; 16] = [
         EntryKind::GatewayRequest,
         EntryKind::PolicyDecision,
         EntryKind::BundleChange,
@@ -97,6 +99,7 @@ impl EntryKind {
         EntryKind::AuditLifecycle,
         EntryKind::KeyRotation,
         EntryKind::Scan,
+        EntryKind::Change,
     ];
 
     /// The encoded name, e.g. `policy_decision`.
@@ -117,6 +120,7 @@ impl EntryKind {
             EntryKind::AuditLifecycle => "audit_lifecycle",
             EntryKind::KeyRotation => "key_rotation",
             EntryKind::Scan => "scan",
+            EntryKind::Change => "change",
         }
     }
 }

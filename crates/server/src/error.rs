@@ -13,6 +13,12 @@ pub enum AppError {
     Unauthorized(String),
     #[error("{0}")]
     NotFound(String),
+    /// A webhook delivery is not authentic (bad or missing signature or token).
+    #[error("{0}")]
+    InvalidSignature(String),
+    /// The body is larger than the route accepts.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// The request itself is wrong (bad JSON, bad form).
     #[error("{0}")]
     BadRequest(String),
@@ -36,6 +42,8 @@ impl AppError {
         match self {
             AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            AppError::InvalidSignature(_) => (StatusCode::UNAUTHORIZED, "invalid_signature"),
+            AppError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             AppError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
@@ -56,7 +64,7 @@ impl IntoResponse for AppError {
         let (status, code) = self.status_and_code();
         let body =
             Json(serde_json::json!({ "error": { "code": code, "message": self.to_string() } }));
-        if status == StatusCode::UNAUTHORIZED {
+        if matches!(self, AppError::Unauthorized(_)) {
             (status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
         } else {
             (status, body).into_response()

@@ -12,6 +12,7 @@ mod pages;
 mod reload;
 mod request;
 pub mod token;
+mod webhooks;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ use tokio::sync::watch;
 pub use error::AppError;
 pub use pages::html_escape;
 pub use request::{decision_request_from_value, parse_decision_request};
+pub use webhooks::MAX_BODY_BYTES as MAX_WEBHOOK_BODY_BYTES;
 
 /// A valid bundle in service, with what is needed to notice it changed.
 #[derive(Debug)]
@@ -83,6 +85,8 @@ pub struct AppState {
     bundle: ArcSwap<LoadedBundle>,
     bundle_path: PathBuf,
     reload_interval: Duration,
+    /// The webhook receiver and its processor.
+    webhooks: webhooks::Webhooks,
 }
 
 impl AppState {
@@ -112,6 +116,28 @@ impl AppState {
         reload_interval: Duration,
         gateway: config::GatewayConfig,
     ) -> Arc<AppState> {
+        AppState::with_webhooks(
+            store,
+            audit,
+            bundle,
+            bundle_path,
+            reload_interval,
+            gateway,
+            config::WebhooksConfig::default(),
+        )
+    }
+
+    /// [`AppState::with_gateway`] with the webhook receiver's secrets (already resolved; a
+    /// forge without one refuses every delivery).
+    pub fn with_webhooks(
+        store: Store,
+        audit: AuditLog,
+        bundle: LoadedBundle,
+        bundle_path: PathBuf,
+        reload_interval: Duration,
+        gateway: config::GatewayConfig,
+        webhooks: config::WebhooksConfig,
+    ) -> Arc<AppState> {
         let connect_timeout = gateway
             .upstreams
             .iter()
@@ -135,6 +161,7 @@ impl AppState {
             bundle: ArcSwap::from_pointee(bundle),
             bundle_path,
             reload_interval,
+            webhooks: webhooks::Webhooks::new(webhooks),
         })
     }
 
@@ -246,6 +273,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/models/{*id}", get(gateway::get_model))
         .route("/v1/messages", post(gateway::messages))
         .route("/v1/messages/count_tokens", post(gateway::count_tokens))
+        .route("/webhooks/github", post(webhooks::github))
+        .route("/webhooks/gitlab", post(webhooks::gitlab))
         .route("/log/checkpoint", get(log::checkpoint))
         .route("/log/tile/{*rest}", get(log::tile))
         .route("/log/proof/{index}", get(log::proof))
@@ -267,7 +296,8 @@ pub async fn serve(
     reload::record_loaded(&state, &state.bundle(), "startup").await;
     let (stop_tx, stop_rx) = watch::channel(());
     let reloader = tokio::spawn(reload::run(state.clone(), stop_rx.clone()));
-    let flusher = tokio::spawn(flush_usage(state.clone(), stop_rx));
+    let flusher = tokio::spawn(flush_usage(state.clone(), stop_rx.clone()));
+    let processor = tokio::spawn(webhooks::process::run(state.clone(), stop_rx));
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -276,8 +306,14 @@ pub async fn serve(
             drop(stop_tx);
         })
         .await;
-    // Dropping the sender (here at the latest, if serving failed) stops the reload task and
-    // the usage flusher, which flushes once more.
+    // Dropping the sender (here at the latest, if serving failed) stops the reload task, the
+    // webhook processor (after its batch in progress) and the usage flusher, which flushes
+    // once more.
+    if let Err(e) = processor.await
+        && e.is_panic()
+    {
+        std::panic::resume_unwind(e.into_panic());
+    }
     if let Err(e) = flusher.await
         && e.is_panic()
     {

@@ -15,6 +15,8 @@ use tokio::task::JoinHandle;
 
 #[path = "server/gateway.rs"]
 mod gateway;
+#[path = "server/webhooks.rs"]
+mod webhooks;
 
 const AUDIT_ORIGIN: &str = "aigov.test/server";
 const AUDIT_KEY_NAME: &str = "aigov.test";
@@ -22,6 +24,7 @@ const AUDIT_KEY_NAME: &str = "aigov.test";
 /// A running server on its own data: temp dir, SQLite store, bundle copy and one admin token.
 struct TestServer {
     _dir: TempDir,
+    database: StoreConfig,
     base: String,
     bundle_dir: PathBuf,
     store: Store,
@@ -51,12 +54,28 @@ impl TestServer {
         let bundle_dir = dir.path().join("bundle");
         bundle::example::write_to(&bundle_dir).unwrap();
         prepare(&bundle_dir);
-        let store = Store::open(&StoreConfig::Sqlite {
+        let database = StoreConfig::Sqlite {
             path: dir.path().join("aigov.db"),
-        })
-        .await
-        .unwrap();
+        };
+        TestServer::start_on(dir, database, gateway, config::WebhooksConfig::default()).await
+    }
+
+    /// Starts on `dir` (which holds `bundle/`) and the database `database`, which may hold
+    /// data of an earlier server (see [`TestServer::restart`]).
+    async fn start_on(
+        dir: TempDir,
+        database: StoreConfig,
+        gateway: config::GatewayConfig,
+        webhooks: config::WebhooksConfig,
+    ) -> TestServer {
+        let bundle_dir = dir.path().join("bundle");
+        let store = Store::open(&database).await.unwrap();
         let token = server::token::generate_admin_token();
+        // A restarted server replaces the earlier one's token.
+        store
+            .revoke_token(TokenKind::Admin, "test-admin")
+            .await
+            .unwrap();
         store
             .insert_token(NewToken {
                 name: "test-admin".to_owned(),
@@ -74,13 +93,14 @@ impl TestServer {
         settings.checkpoint_interval = Some(Duration::from_millis(50));
         settings.replica = Some("test-replica".to_owned());
         let audit = audit::AuditLog::start(store.clone(), signer, settings);
-        let state = AppState::with_gateway(
+        let state = AppState::with_webhooks(
             store.clone(),
             audit.clone(),
             loaded,
             bundle_dir.clone(),
             Duration::from_millis(100),
             gateway,
+            webhooks,
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -94,6 +114,7 @@ impl TestServer {
             .unwrap();
         TestServer {
             _dir: dir,
+            database,
             base,
             bundle_dir,
             store,
@@ -104,6 +125,22 @@ impl TestServer {
             shutdown: Some(tx),
             handle: Some(handle),
         }
+    }
+
+    /// Stops this server (and its audit log) and starts another on the same data.
+    async fn restart(mut self, webhooks: config::WebhooksConfig) -> TestServer {
+        self.shutdown.take().unwrap().send(()).unwrap();
+        let handle = self.handle.take().unwrap();
+        tokio::time::timeout(Duration::from_secs(10), handle)
+            .await
+            .expect("serve returns promptly after shutdown")
+            .expect("serve task does not panic")
+            .unwrap();
+        self.audit.shutdown().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let dir = std::mem::replace(&mut self._dir, dir);
+        let database = self.database.clone();
+        TestServer::start_on(dir, database, config::GatewayConfig::default(), webhooks).await
     }
 
     fn url(&self, path: &str) -> String {

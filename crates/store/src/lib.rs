@@ -1,6 +1,7 @@
 //! Persistence: small query traits per area, implemented by an embedded SQLite backend and a
 //! PostgreSQL backend. Versioned migrations run at open; a newer database is refused.
 
+mod changes;
 mod migrations;
 mod postgres;
 mod sqlite;
@@ -14,6 +15,10 @@ use std::sync::Arc;
 
 use time::{OffsetDateTime, UtcOffset};
 
+pub use changes::{
+    ChangeStore, ClaimedDelivery, DeliveryCounts, DeliveryInsert, DeliveryOutcome, DeliveryRecord,
+    DeliveryState, NewDelivery, StoredChangeRecord,
+};
 pub use migrations::LATEST_SCHEMA_VERSION;
 
 /// Where the data lives.
@@ -80,6 +85,12 @@ pub enum StoreError {
     /// A stored value could not be decoded (e.g. unknown token kind, malformed timestamp).
     #[error("invalid data in the database: {0}")]
     InvalidData(String),
+    /// Webhook deliveries being finished are no longer claimed by this claimant (the claim
+    /// expired and another replica took them over); nothing was written.
+    #[error(
+        "{count} webhook deliveries are no longer claimed by this replica (the claim expired); nothing was written and they are processed again"
+    )]
+    ClaimLost { count: usize },
     /// A background database task failed (panicked or was cancelled).
     #[error("database task failed: {0}")]
     Task(String),
@@ -538,6 +549,7 @@ macro_rules! dispatch {
         }
     };
 }
+pub(crate) use dispatch;
 
 impl LedgerStore for Store {
     async fn ledger_append_batch(

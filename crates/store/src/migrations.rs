@@ -222,6 +222,86 @@ CREATE TABLE usage_counters (
 CREATE INDEX usage_counters_window_end ON usage_counters (window_end);
 ",
     },
+    Migration {
+        version: 5,
+        name: "webhook deliveries and change records",
+        sqlite: "
+-- Webhook deliveries as received from GitHub and GitLab, stored before they are answered and
+-- processed after (crates/server/src/webhooks): the raw body is kept, so a delivery accepted
+-- before a crash is processed after the restart. A redelivery has the same (forge,
+-- delivery_id) and is not stored twice. `id` is the arrival order. The processor claims
+-- pending rows for a while (`claimed_by`, `claim_expires_us`: Unix microseconds) so that one
+-- replica at a time processes them, in order; then marks them processed, ignored or failed.
+-- Bodies (tens of kilobytes) live in their own table: SQLite rewrites a whole row on UPDATE,
+-- and a delivery's row is updated twice (claimed, finished).
+CREATE TABLE webhook_deliveries (
+    id               INTEGER PRIMARY KEY,
+    forge            TEXT NOT NULL CHECK (forge <> ''),
+    delivery_id      TEXT NOT NULL CHECK (delivery_id <> ''),
+    event            TEXT NOT NULL,
+    received_at      TEXT NOT NULL,
+    body_bytes       INTEGER NOT NULL CHECK (body_bytes >= 0),
+    state            TEXT NOT NULL DEFAULT 'pending'
+                     CHECK (state IN ('pending', 'processed', 'ignored', 'failed')),
+    error            TEXT,
+    processed_at     TEXT,
+    claimed_by       TEXT,
+    claim_expires_us INTEGER,
+    CONSTRAINT webhook_deliveries_key UNIQUE (forge, delivery_id)
+) STRICT;
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (id) WHERE state = 'pending';
+CREATE INDEX webhook_deliveries_claimed ON webhook_deliveries (claim_expires_us)
+    WHERE state = 'pending' AND claimed_by IS NOT NULL;
+CREATE TABLE webhook_delivery_bodies (
+    delivery INTEGER PRIMARY KEY REFERENCES webhook_deliveries (id),
+    body     BLOB NOT NULL
+) STRICT;
+-- The change record of each pull request (GitHub) or merge request (GitLab): the serialized
+-- `change::ChangeRecord`, folded from its deliveries.
+CREATE TABLE change_records (
+    id         INTEGER PRIMARY KEY,
+    forge      TEXT NOT NULL,
+    repo       TEXT NOT NULL,
+    number     INTEGER NOT NULL CHECK (number >= 0),
+    record     TEXT NOT NULL CHECK (json_valid(record)),
+    updated_at TEXT NOT NULL,
+    CONSTRAINT change_records_key UNIQUE (forge, repo, number)
+) STRICT;
+",
+        postgres: "
+CREATE TABLE webhook_deliveries (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    forge            text NOT NULL CHECK (forge <> ''),
+    delivery_id      text NOT NULL CHECK (delivery_id <> ''),
+    event            text NOT NULL,
+    received_at      timestamptz NOT NULL,
+    body_bytes       bigint NOT NULL CHECK (body_bytes >= 0),
+    state            text NOT NULL DEFAULT 'pending'
+                     CHECK (state IN ('pending', 'processed', 'ignored', 'failed')),
+    error            text,
+    processed_at     timestamptz,
+    claimed_by       text,
+    claim_expires_us bigint,
+    CONSTRAINT webhook_deliveries_key UNIQUE (forge, delivery_id)
+);
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (id) WHERE state = 'pending';
+CREATE INDEX webhook_deliveries_claimed ON webhook_deliveries (claim_expires_us)
+    WHERE state = 'pending' AND claimed_by IS NOT NULL;
+CREATE TABLE webhook_delivery_bodies (
+    delivery bigint PRIMARY KEY REFERENCES webhook_deliveries (id),
+    body     bytea NOT NULL
+);
+CREATE TABLE change_records (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    forge      text NOT NULL,
+    repo       text NOT NULL,
+    number     bigint NOT NULL CHECK (number >= 0),
+    record     jsonb NOT NULL,
+    updated_at timestamptz NOT NULL,
+    CONSTRAINT change_records_key UNIQUE (forge, repo, number)
+);
+",
+    },
 ];
 
 /// The schema version this build creates and understands.

@@ -884,3 +884,264 @@ impl PgStore {
             .await?)
     }
 }
+
+/// Key of the transaction advisory lock taken while claiming webhook deliveries ("aigov_wh").
+const DELIVERY_CLAIM_LOCK_KEY: i64 = 0x6169_676f_765f_7768;
+
+// Webhook deliveries and change records (`ChangeStore`).
+impl PgStore {
+    pub(crate) async fn insert_deliveries(
+        &self,
+        deliveries: Vec<crate::NewDelivery>,
+    ) -> Result<Vec<crate::DeliveryInsert>, StoreError> {
+        let n = deliveries.len();
+        let (mut forges, mut ids, mut events, mut times, mut bodies) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for d in deliveries {
+            forges.push(d.forge);
+            ids.push(d.delivery_id);
+            events.push(d.event);
+            times.push(normalize_time(d.received_at));
+            bodies.push(d.body);
+        }
+        let client = self.client().await?;
+        // One statement: race-free against other replicas inserting the same delivery.
+        let stmt = client
+            .prepare_cached(
+                "WITH input AS (
+                     SELECT * FROM unnest($1::text[], $2::text[], $3::text[],
+                                          $4::timestamptz[], $5::bytea[])
+                         AS t(forge, delivery_id, event, received_at, body)
+                 ), inserted AS (
+                     INSERT INTO webhook_deliveries
+                         (forge, delivery_id, event, received_at, body_bytes)
+                     SELECT forge, delivery_id, event, received_at, length(body) FROM input
+                     ON CONFLICT (forge, delivery_id) DO NOTHING
+                     RETURNING id, forge, delivery_id
+                 ), bodies AS (
+                     INSERT INTO webhook_delivery_bodies (delivery, body)
+                     SELECT inserted.id, input.body
+                     FROM inserted JOIN input USING (forge, delivery_id)
+                 )
+                 SELECT forge, delivery_id FROM inserted",
+            )
+            .await?;
+        let rows = client
+            .query(&stmt, &[&forges, &ids, &events, &times, &bodies])
+            .await?;
+        let mut inserted = std::collections::HashSet::with_capacity(rows.len());
+        for row in rows {
+            inserted.insert((row.try_get::<_, String>(0)?, row.try_get::<_, String>(1)?));
+        }
+        Ok(forges
+            .into_iter()
+            .zip(ids)
+            .map(|key| {
+                if inserted.contains(&key) {
+                    crate::DeliveryInsert::Inserted
+                } else {
+                    crate::DeliveryInsert::Duplicate
+                }
+            })
+            .collect())
+    }
+
+    pub(crate) async fn claim_deliveries(
+        &self,
+        claimant: String,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<crate::ClaimedDelivery>, StoreError> {
+        let now = crate::changes::unix_micros(OffsetDateTime::now_utc());
+        let expires = now.saturating_add(crate::changes::lease_micros(lease));
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // Claims are serialized across replicas, so the check below and the claim are atomic.
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1)",
+            &[&DELIVERY_CLAIM_LOCK_KEY],
+        )
+        .await?;
+        let busy = tx
+            .query_opt(
+                "SELECT 1 FROM webhook_deliveries
+                 WHERE state = 'pending' AND claimed_by IS NOT NULL
+                   AND claimed_by <> $1 AND claim_expires_us > $2 LIMIT 1",
+                &[&claimant, &now],
+            )
+            .await?
+            .is_some();
+        if busy {
+            return Ok(Vec::new());
+        }
+        let rows = tx
+            .query(
+                "WITH claimed AS (
+                     UPDATE webhook_deliveries SET claimed_by = $1, claim_expires_us = $2
+                     WHERE id IN (SELECT id FROM webhook_deliveries WHERE state = 'pending'
+                                  ORDER BY id LIMIT $3)
+                     RETURNING id, forge, delivery_id, event, received_at
+                 )
+                 SELECT c.id, c.forge, c.delivery_id, c.event, c.received_at, b.body
+                 FROM claimed AS c JOIN webhook_delivery_bodies AS b ON b.delivery = c.id",
+                &[&claimant, &expires, &i64::from(limit)],
+            )
+            .await?;
+        tx.commit().await?;
+        let mut out = rows
+            .iter()
+            .map(|row| {
+                Ok(crate::ClaimedDelivery {
+                    id: row.try_get(0)?,
+                    forge: row.try_get(1)?,
+                    delivery_id: row.try_get(2)?,
+                    event: row.try_get(3)?,
+                    received_at: row.try_get(4)?,
+                    body: row.try_get(5)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        out.sort_by_key(|d| d.id);
+        Ok(out)
+    }
+
+    pub(crate) async fn finish_deliveries(
+        &self,
+        claimant: String,
+        outcomes: Vec<crate::DeliveryOutcome>,
+        records: Vec<crate::StoredChangeRecord>,
+    ) -> Result<(), StoreError> {
+        let now = normalize_time(OffsetDateTime::now_utc());
+        let ids: Vec<i64> = outcomes.iter().map(|o| o.id).collect();
+        let states: Vec<&str> = outcomes.iter().map(|o| o.state.as_str()).collect();
+        let errors: Vec<Option<&str>> = outcomes.iter().map(|o| o.error.as_deref()).collect();
+        let n = records.len();
+        let (mut forges, mut repos, mut numbers, mut values, mut times) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for r in records {
+            numbers.push(to_i64("pull request number", r.number)?);
+            forges.push(r.forge);
+            repos.push(r.repo);
+            values.push(r.record);
+            times.push(normalize_time(r.updated_at));
+        }
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let marked = tx
+            .execute(
+                "UPDATE webhook_deliveries AS d
+                 SET state = u.state, error = u.error, processed_at = $4,
+                     claimed_by = NULL, claim_expires_us = NULL
+                 FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, state, error)
+                 WHERE d.id = u.id AND d.state = 'pending' AND d.claimed_by = $5",
+                &[&ids, &states, &errors, &now, &claimant],
+            )
+            .await?;
+        let lost = ids.len() - usize::try_from(marked).unwrap_or(usize::MAX).min(ids.len());
+        if lost > 0 {
+            // Dropping the transaction rolls it back.
+            return Err(StoreError::ClaimLost { count: lost });
+        }
+        if !forges.is_empty() {
+            tx.execute(
+                "INSERT INTO change_records (forge, repo, number, record, updated_at)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::jsonb[],
+                                      $5::timestamptz[])
+                 ON CONFLICT (forge, repo, number) DO UPDATE SET
+                     record = EXCLUDED.record, updated_at = EXCLUDED.updated_at",
+                &[&forges, &repos, &numbers, &values, &times],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn change_records(
+        &self,
+        forge: String,
+        repo: String,
+        number: Option<u64>,
+    ) -> Result<Vec<crate::StoredChangeRecord>, StoreError> {
+        let number = number
+            .map(|n| to_i64("pull request number", n))
+            .transpose()?;
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT forge, repo, number, record, updated_at FROM change_records
+                 WHERE forge = $1 AND repo = $2 AND ($3::bigint IS NULL OR number = $3)
+                 ORDER BY number",
+                &[&forge, &repo, &number],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(crate::StoredChangeRecord {
+                    forge: row.try_get(0)?,
+                    repo: row.try_get(1)?,
+                    number: to_u64("pull request number", row.try_get(2)?)?,
+                    record: row.try_get(3)?,
+                    updated_at: row.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn webhook_delivery(
+        &self,
+        forge: String,
+        delivery_id: String,
+    ) -> Result<Option<crate::DeliveryRecord>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT id, forge, delivery_id, event, received_at, body_bytes, state, error,
+                        processed_at
+                 FROM webhook_deliveries WHERE forge = $1 AND delivery_id = $2",
+                &[&forge, &delivery_id],
+            )
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let state: String = row.try_get(6)?;
+        Ok(Some(crate::DeliveryRecord {
+            id: row.try_get(0)?,
+            forge: row.try_get(1)?,
+            delivery_id: row.try_get(2)?,
+            event: row.try_get(3)?,
+            received_at: row.try_get(4)?,
+            body_bytes: to_u64("body length", row.try_get(5)?)?,
+            state: state.parse()?,
+            error: row.try_get(7)?,
+            processed_at: row.try_get(8)?,
+        }))
+    }
+
+    pub(crate) async fn delivery_counts(&self) -> Result<crate::DeliveryCounts, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT state, count(*) FROM webhook_deliveries GROUP BY state",
+                &[],
+            )
+            .await?;
+        let mut counts = crate::DeliveryCounts::default();
+        for row in rows {
+            let state: String = row.try_get(0)?;
+            crate::changes::count_state(&mut counts, &state, row.try_get(1)?)?;
+        }
+        Ok(counts)
+    }
+}

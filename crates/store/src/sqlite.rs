@@ -891,3 +891,252 @@ impl SqliteStore {
         .await
     }
 }
+
+// Webhook deliveries and change records (`ChangeStore`). Deliveries are written through the
+// ledger's writer connection: an accepted delivery is exactly as durable as an audit entry
+// (`set_ledger_power_safe`), and intake, processing and ledger appends queue on one mutex
+// instead of contending for SQLite's write lock (whose busy handler sleeps).
+impl SqliteStore {
+    async fn write_durable<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let shared = self.shared.clone();
+        blocking(move || f(&mut lock(&shared.ledger_writer))).await
+    }
+
+    pub(crate) async fn insert_deliveries(
+        &self,
+        deliveries: Vec<crate::NewDelivery>,
+    ) -> Result<Vec<crate::DeliveryInsert>, StoreError> {
+        let times = deliveries
+            .iter()
+            .map(|d| format_time(d.received_at))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.write_durable(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut out = Vec::with_capacity(deliveries.len());
+            {
+                let mut ins = tx.prepare_cached(
+                    "INSERT INTO webhook_deliveries
+                         (forge, delivery_id, event, received_at, body_bytes)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (forge, delivery_id) DO NOTHING",
+                )?;
+                let mut body = tx.prepare_cached(
+                    "INSERT INTO webhook_delivery_bodies (delivery, body) VALUES (?1, ?2)",
+                )?;
+                for (d, at) in deliveries.iter().zip(&times) {
+                    let len = to_i64("body length", d.body.len() as u64)?;
+                    let n = ins.execute(params![d.forge, d.delivery_id, d.event, at, len])?;
+                    out.push(if n == 1 {
+                        body.execute(params![tx.last_insert_rowid(), d.body])?;
+                        crate::DeliveryInsert::Inserted
+                    } else {
+                        crate::DeliveryInsert::Duplicate
+                    });
+                }
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(crate) async fn claim_deliveries(
+        &self,
+        claimant: String,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<crate::ClaimedDelivery>, StoreError> {
+        self.write_durable(move |c| {
+            let now = crate::changes::unix_micros(OffsetDateTime::now_utc());
+            let expires = now.saturating_add(crate::changes::lease_micros(lease));
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let busy = tx
+                .prepare_cached(
+                    "SELECT 1 FROM webhook_deliveries
+                     WHERE state = 'pending' AND claimed_by IS NOT NULL
+                       AND claimed_by <> ?1 AND claim_expires_us > ?2 LIMIT 1",
+                )?
+                .query_row(params![claimant, now], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if busy {
+                return Ok(Vec::new());
+            }
+            let mut out = Vec::new();
+            {
+                let mut select = tx.prepare_cached(
+                    "SELECT d.id, d.forge, d.delivery_id, d.event, d.received_at, b.body
+                     FROM webhook_deliveries AS d
+                     JOIN webhook_delivery_bodies AS b ON b.delivery = d.id
+                     WHERE d.state = 'pending' ORDER BY d.id LIMIT ?1",
+                )?;
+                let mut rows = select.query(params![i64::from(limit)])?;
+                while let Some(row) = rows.next()? {
+                    let at: String = row.get(4)?;
+                    out.push(crate::ClaimedDelivery {
+                        id: row.get(0)?,
+                        forge: row.get(1)?,
+                        delivery_id: row.get(2)?,
+                        event: row.get(3)?,
+                        received_at: parse_time(&at)?,
+                        body: row.get(5)?,
+                    });
+                }
+                let mut claim = tx.prepare_cached(
+                    "UPDATE webhook_deliveries SET claimed_by = ?1, claim_expires_us = ?2
+                     WHERE id = ?3",
+                )?;
+                for d in &out {
+                    claim.execute(params![claimant, expires, d.id])?;
+                }
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(crate) async fn finish_deliveries(
+        &self,
+        claimant: String,
+        outcomes: Vec<crate::DeliveryOutcome>,
+        records: Vec<crate::StoredChangeRecord>,
+    ) -> Result<(), StoreError> {
+        let now = format_time(OffsetDateTime::now_utc())?;
+        let records = records
+            .into_iter()
+            .map(|r| {
+                let text = serde_json::to_string(&r.record).map_err(|e| {
+                    StoreError::InvalidData(format!("cannot encode change record: {e}"))
+                })?;
+                Ok((
+                    r.forge,
+                    r.repo,
+                    to_i64("pull request number", r.number)?,
+                    text,
+                    format_time(r.updated_at)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.write_durable(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut mark = tx.prepare_cached(
+                    "UPDATE webhook_deliveries
+                     SET state = ?1, error = ?2, processed_at = ?3,
+                         claimed_by = NULL, claim_expires_us = NULL
+                     WHERE id = ?4 AND state = 'pending' AND claimed_by = ?5",
+                )?;
+                let mut lost = 0;
+                for o in &outcomes {
+                    if mark.execute(params![o.state.as_str(), o.error, now, o.id, claimant])? != 1 {
+                        lost += 1;
+                    }
+                }
+                if lost > 0 {
+                    // Dropping the transaction rolls it back.
+                    return Err(StoreError::ClaimLost { count: lost });
+                }
+                let mut save = tx.prepare_cached(
+                    "INSERT INTO change_records (forge, repo, number, record, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (forge, repo, number) DO UPDATE SET
+                         record = excluded.record, updated_at = excluded.updated_at",
+                )?;
+                for (forge, repo, number, text, at) in &records {
+                    save.execute(params![forge, repo, number, text, at])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn change_records(
+        &self,
+        forge: String,
+        repo: String,
+        number: Option<u64>,
+    ) -> Result<Vec<crate::StoredChangeRecord>, StoreError> {
+        let number = number
+            .map(|n| to_i64("pull request number", n))
+            .transpose()?;
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT forge, repo, number, record, updated_at FROM change_records
+                 WHERE forge = ?1 AND repo = ?2 AND (?3 IS NULL OR number = ?3)
+                 ORDER BY number",
+            )?;
+            let mut rows = stmt.query(params![forge, repo, number])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let text: String = row.get(3)?;
+                let at: String = row.get(4)?;
+                out.push(crate::StoredChangeRecord {
+                    forge: row.get(0)?,
+                    repo: row.get(1)?,
+                    number: to_u64("pull request number", row.get(2)?)?,
+                    record: serde_json::from_str(&text).map_err(|e| {
+                        StoreError::InvalidData(format!("malformed change record: {e}"))
+                    })?,
+                    updated_at: parse_time(&at)?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(crate) async fn webhook_delivery(
+        &self,
+        forge: String,
+        delivery_id: String,
+    ) -> Result<Option<crate::DeliveryRecord>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, forge, delivery_id, event, received_at, body_bytes, state, error,
+                        processed_at
+                 FROM webhook_deliveries WHERE forge = ?1 AND delivery_id = ?2",
+            )?;
+            let mut rows = stmt.query(params![forge, delivery_id])?;
+            let Some(row) = rows.next()? else {
+                return Ok(None);
+            };
+            let received: String = row.get(4)?;
+            let state: String = row.get(6)?;
+            let processed: Option<String> = row.get(8)?;
+            Ok(Some(crate::DeliveryRecord {
+                id: row.get(0)?,
+                forge: row.get(1)?,
+                delivery_id: row.get(2)?,
+                event: row.get(3)?,
+                received_at: parse_time(&received)?,
+                body_bytes: to_u64("body length", row.get(5)?)?,
+                state: state.parse()?,
+                error: row.get(7)?,
+                processed_at: processed.as_deref().map(parse_time).transpose()?,
+            }))
+        })
+        .await
+    }
+
+    pub(crate) async fn delivery_counts(&self) -> Result<crate::DeliveryCounts, StoreError> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT state, count(*) FROM webhook_deliveries GROUP BY state")?;
+            let mut rows = stmt.query([])?;
+            let mut counts = crate::DeliveryCounts::default();
+            while let Some(row) = rows.next()? {
+                let state: String = row.get(0)?;
+                crate::changes::count_state(&mut counts, &state, row.get(1)?)?;
+            }
+            Ok(counts)
+        })
+        .await
+    }
+}

@@ -1,6 +1,8 @@
 //! The store's one integration test binary: every test runs the same assertions against each
 //! backend (SQLite always; PostgreSQL when `AIGOV_TEST_POSTGRES_URL` is set).
 
+#[path = "store/changes.rs"]
+mod changes;
 #[path = "store/common.rs"]
 mod common;
 #[path = "store/events.rs"]

@@ -290,7 +290,7 @@ fn audit_log_rejects_bad_arguments() {
         expect![[r#"
             exit: 2
             --- stderr
-            error: invalid value 'polcy_decision' for '--kind <KIND>': unknown kind; did you mean `policy_decision`? valid kinds: gateway_request, policy_decision, bundle_change, review, approval, deployment, break_glass, alert, admin_action, authentication, credential_change, audit_access, audit_lifecycle, key_rotation, scan
+            error: invalid value 'polcy_decision' for '--kind <KIND>': unknown kind; did you mean `policy_decision`? valid kinds: gateway_request, policy_decision, bundle_change, review, approval, deployment, break_glass, alert, admin_action, authentication, credential_change, audit_access, audit_lifecycle, key_rotation, scan, change
 
             For more information, try '--help'.
         "#]],
