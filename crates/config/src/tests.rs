@@ -894,7 +894,7 @@ fn webhooks() {
             bundle.reload_interval: 1s
             database: sqlite aigov-data/aigov.db
             log: info Text
-            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss
+            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss, group commit 2ms
             webhooks: github_secret=env:GITHUB_WEBHOOK_SECRET (in `aigov.toml` at line 2, column 17) gitlab_token=file:/run/secrets/gitlab (in `aigov.toml` at line 3, column 16) process=true
         "#]],
     );
@@ -909,7 +909,7 @@ fn webhooks() {
             bundle.reload_interval: 1s
             database: sqlite aigov-data/aigov.db
             log: info Text
-            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss
+            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss, group commit 2ms
             webhooks: github_secret=none gitlab_token=none process=false
         "#]],
     );
