@@ -60,6 +60,10 @@ pub const FILES: &[(&str, &str)] = &[
         "budgets.yaml",
         include_str!("../../../examples/governance/budgets.yaml"),
     ),
+    (
+        "change.yaml",
+        include_str!("../../../examples/governance/change.yaml"),
+    ),
 ];
 
 /// Writes the example bundle into `dir` (created if missing); existing files are kept.

@@ -52,6 +52,8 @@ struct RawPerson {
     #[serde(default = "default_role")]
     role: String,
     training_completed: Option<S>,
+    github: Option<String>,
+    gitlab: Option<String>,
 }
 
 fn default_role() -> String {
@@ -306,6 +308,8 @@ impl Reader {
                 team: p.team.map(|t| t.to_string()),
                 role: p.role,
                 training_completed: p.training_completed.map(|t| t.to_string()),
+                github: p.github,
+                gitlab: p.gitlab,
             };
             insert(
                 &mut self.inv.people,

@@ -11,10 +11,12 @@
 //! - `scanning/*.yaml` — optional allowlists scoped to paths and repositories;
 //! - `retention.yaml` — optional data-retention policy for prompt and response content;
 //! - `handling.yaml` — optional data handling of secrets and personal data in prompts;
-//! - `budgets.yaml` — optional budgets and rate limits for the AI gateway.
+//! - `budgets.yaml` — optional budgets and rate limits for the AI gateway;
+//! - `change.yaml` — optional change-management settings for the merge and deploy gates.
 
 pub mod budgets;
 mod cases;
+pub mod change;
 pub mod example;
 pub mod handling;
 mod inventory;
@@ -56,6 +58,8 @@ pub struct Bundle {
     pub handling: model::Handling,
     /// Budgets and rate limits the gateway enforces (none without `budgets.yaml`).
     pub budgets: model::Budgets,
+    /// What the merge and deploy gates look for (defaults without `change.yaml`).
+    pub change: model::ChangeManagement,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +109,7 @@ enum Kind {
     Retention,
     Handling,
     Budgets,
+    Change,
 }
 
 fn kind_of(rel: &str) -> Option<Kind> {
@@ -125,6 +130,8 @@ fn kind_of(rel: &str) -> Option<Kind> {
         Some(Kind::Handling)
     } else if rel == budgets::BUDGETS_FILE {
         Some(Kind::Budgets)
+    } else if rel == change::CHANGE_FILE {
+        Some(Kind::Change)
     } else {
         None
     }
@@ -218,6 +225,7 @@ pub fn load(root: &Path) -> Result<Bundle, LoadError> {
     let mut retention = Some(model::Retention::default());
     let mut handling = Some(model::Handling::default());
     let mut budgets = Some(model::Budgets::default());
+    let mut change = Some(model::ChangeManagement::default());
     let mut budget_refs = Vec::new();
     for f in &files {
         let yaml = yaml::YamlFile {
@@ -240,6 +248,7 @@ pub fn load(root: &Path) -> Result<Bundle, LoadError> {
             Some(Kind::Budgets) => {
                 budgets = budgets::read(&yaml, &mut budget_refs, &mut diags);
             }
+            Some(Kind::Change) => change = change::read(&yaml, &mut diags),
             Some(Kind::Scanning) | None => {}
         }
     }
@@ -285,25 +294,29 @@ pub fn load(root: &Path) -> Result<Bundle, LoadError> {
         }
     }
     diags.sort_by(|a, b| a.location.cmp(&b.location));
-    match (engine, scan_rules, retention, handling, budgets) {
-        (Some(engine), Some(scan_rules), Some(retention), Some(handling), Some(budgets))
-            if !diags.iter().any(Diagnostic::is_error) =>
-        {
-            Ok(Bundle {
-                root: root.to_owned(),
-                inventory,
-                engine,
-                tests,
-                warnings: diags,
-                digest,
-                scanner: std::sync::Arc::new(
-                    scanner::Scanner::new(&scan_rules).expect("checked by scanning::build"),
-                ),
-                retention,
-                handling,
-                budgets,
-            })
-        }
+    match (engine, scan_rules, retention, handling, budgets, change) {
+        (
+            Some(engine),
+            Some(scan_rules),
+            Some(retention),
+            Some(handling),
+            Some(budgets),
+            Some(change),
+        ) if !diags.iter().any(Diagnostic::is_error) => Ok(Bundle {
+            root: root.to_owned(),
+            inventory,
+            engine,
+            tests,
+            warnings: diags,
+            digest,
+            scanner: std::sync::Arc::new(
+                scanner::Scanner::new(&scan_rules).expect("checked by scanning::build"),
+            ),
+            retention,
+            handling,
+            budgets,
+            change,
+        }),
         _ => Err(LoadError::Invalid(diags)),
     }
 }

@@ -105,6 +105,68 @@ fn embedded_example_matches_the_directory() {
 }
 
 #[test]
+fn change_settings_errors_are_located() {
+    let (rel, text) = replace(
+        "change.yaml",
+        "retro_review_within: 48h",
+        "retro_review_within: 2 days",
+    );
+    let text = text
+        .replace(
+            "protected_branches: [main]",
+            "protected_branches: [main, Main]",
+        )
+        .replace(
+            "  security: [security-scan]",
+            "  security: [security-scan]\n  lint: [clippy]",
+        );
+    check(
+        &[(&rel, &text)],
+        expect![[r#"
+            change.yaml:17:3: error[invalid-field]: invalid change-management settings at `checks.lint`: Unknown field `lint`, expected `tests` or `security`
+              hint: `change.yaml` takes `review_checklist: [..]`, `checks: {tests: [..], security: [..]}`, `protected_branches: [..]` and `deployments: {authorization_valid_for: 7d, retro_review_within: 48h}`
+        "#]],
+    );
+    let (rel, text) = replace(
+        "change.yaml",
+        "retro_review_within: 48h",
+        "retro_review_within: 2days",
+    );
+    let text = text.replace(
+        "protected_branches: [main]",
+        "protected_branches: [main, Main, ' ']",
+    );
+    check(
+        &[(&rel, &text)],
+        expect![[r#"
+            change.yaml:20:28: error[duplicate]: `protected_branches` lists `Main` twice
+            change.yaml:20:34: error[invalid-value]: `protected_branches` has an empty entry
+              hint: remove the entry or write its text
+            change.yaml:27:24: error[invalid-value]: invalid `deployments.retro_review_within`: `2days` has no known unit: write a whole number and a unit, e.g. `30m`, `48h`, `7d` (units: s, m, h, d, w)
+        "#]],
+    );
+}
+
+#[test]
+fn change_settings_are_read() {
+    let b = bundle::load(&example_dir()).unwrap();
+    let c = &b.change;
+    assert_eq!(c.review_checklist.len(), 3);
+    assert_eq!(c.test_checks, ["test"]);
+    assert_eq!(c.security_checks, ["security-scan"]);
+    assert_eq!(c.protected_branches, ["main"]);
+    assert_eq!(c.authorization_valid_for.as_secs(), 7 * 86_400);
+    assert_eq!(c.retro_review_within.as_secs(), 48 * 3600);
+    assert_eq!(
+        b.inventory
+            .person_by_login("github", "Lena-Acme")
+            .map(|p| p.id.as_str()),
+        Some("lena")
+    );
+    assert_eq!(b.inventory.person_by_login("gitlab", "lena-acme"), None);
+}
+
+#[test]
 fn planted_errors_are_all_reported_with_file_and_line() {
     let (teams, teams_text) = replace("inventory/teams.yaml", "owner: priya\n", "owner: pryia\n");
     let (apps, apps_text) = replace("inventory/applications.yaml", "    owner: web\n", "");
@@ -135,7 +197,7 @@ fn planted_errors_are_all_reported_with_file_and_line() {
         expect![[r#"
             inventory/applications.yaml:11:9: error[missing-owner]: application `storefront` has no owner
               hint: every application needs an accountable owner: add `owner: <team-or-person-id>`
-            inventory/people.yaml:33:9: error[person-without-team]: person `omar` is in no team
+            inventory/people.yaml:39:9: error[person-without-team]: person `omar` is in no team
               hint: add `team: <team-id>` to the person, or list them under a team's `members`
             inventory/teams.yaml:5:12: error[unknown-person]: `owner` refers to person `pryia`, which is not defined
               hint: did you mean `priya`?

@@ -25,5 +25,5 @@ pub use event::{
     Pipeline, ProtectionRule, PullRequest, PullRequestAction, Push, PushCommit, Review,
     ReviewAction, ReviewState, Status, Verdict,
 };
-pub use record::{ChangeRecord, GateChecks};
+pub use record::{ChangeRecord, GateChecks, GateRecord};
 pub use webhook::SignatureError;

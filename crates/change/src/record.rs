@@ -161,6 +161,26 @@ pub struct ChangeRecord {
     pub checks: BTreeMap<(String, String, CheckSource), Verdict>,
     /// Deployments of the change's head or merge commit.
     pub deployments: Vec<DeploymentRecord>,
+    /// The latest merge-gate decision, once the gate has decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GateRecord>,
+}
+
+/// A merge-gate decision as kept in the change record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateRecord {
+    /// The head commit decided on.
+    pub head_sha: String,
+    /// Allow or deny.
+    pub outcome: model::Outcome,
+    /// Why: the determining policies' reasons and the engine's notes.
+    pub reasons: Vec<String>,
+    /// The facts decided on.
+    pub facts: ChangeFacts,
+    /// When (RFC 3339).
+    pub decided_at: String,
+    /// The ledger entry of the decision.
+    pub ledger_index: Option<u64>,
 }
 
 impl ChangeRecord {
@@ -182,6 +202,7 @@ impl ChangeRecord {
             reviews: Vec::new(),
             checks: BTreeMap::new(),
             deployments: Vec::new(),
+            gate: None,
         }
     }
 

@@ -162,7 +162,7 @@ pub struct BudgetState {
 }
 
 /// Facts about a change (pull/merge request) that the gates decide on.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChangeFacts {
     pub ai_assisted: bool,

@@ -21,6 +21,19 @@ pub struct Inventory {
 }
 
 impl Inventory {
+    /// The person whose `github` login (or `gitlab` username, for `gitlab`) is `login`
+    /// (compared case-insensitively, as the forges do).
+    pub fn person_by_login(&self, forge: &str, login: &str) -> Option<&Person> {
+        self.people.values().find(|p| {
+            let l = if forge == "gitlab" {
+                &p.gitlab
+            } else {
+                &p.github
+            };
+            l.as_deref().is_some_and(|l| l.eq_ignore_ascii_case(login))
+        })
+    }
+
     /// Teams a person belongs to: their own `team` plus every team that lists them as a member.
     pub fn teams_of(&self, person: &str) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
@@ -131,6 +144,12 @@ pub struct Person {
     pub role: String,
     /// Date (`YYYY-MM-DD`) the AI-usage training was completed, if it was.
     pub training_completed: Option<String>,
+    /// GitHub login, to recognise this person as a pull request's author or reviewer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github: Option<String>,
+    /// GitLab username, likewise for merge requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gitlab: Option<String>,
 }
 
 /// Who owns an application: a team or a single person.

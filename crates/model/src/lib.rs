@@ -5,6 +5,7 @@
 //! serde derives (used for the bundle files, the API and the store's JSON payloads).
 
 mod budget;
+mod change;
 mod decision;
 mod diagnostic;
 mod handling;
@@ -15,6 +16,7 @@ pub use budget::{
     Budget, BudgetUse, Budgets, Dimension, Filter, Limits, MICRO_USD_PER_USD, Metric, ModelPrice,
     PriceTable, Window, format_usd, is_tag_key,
 };
+pub use change::{ChangeManagement, parse_duration};
 pub use decision::{
     Action, BudgetState, ChangeFacts, Decision, DecisionRequest, DeployContext, DeterminingPolicy,
     Effect, FindingSummary, MergeContext, Outcome, PolicyEvalError, PromptContext,

@@ -76,6 +76,8 @@ pub fn inventory() -> Inventory {
                 team: Some(format!("team-{}", p % TEAMS)),
                 role: "developer".into(),
                 training_completed,
+                github: None,
+                gitlab: None,
             },
         );
     }

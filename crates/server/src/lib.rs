@@ -5,6 +5,7 @@
 mod api;
 mod auth;
 mod error;
+pub mod gate;
 mod gateway;
 pub mod keys;
 mod log;
