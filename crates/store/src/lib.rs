@@ -1,6 +1,7 @@
 //! Persistence: small query traits per area, implemented by an embedded SQLite backend and a
 //! PostgreSQL backend. Versioned migrations run at open; a newer database is refused.
 
+mod alerts;
 mod changes;
 mod migrations;
 mod postgres;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 
 use time::{OffsetDateTime, UtcOffset};
 
+pub use alerts::{AlertState, AlertStore, NewAlert, StoredAlert};
 pub use changes::{
     ChangeStore, ClaimedDelivery, DeliveryCounts, DeliveryInsert, DeliveryOutcome, DeliveryRecord,
     DeliveryState, NewDelivery, StoredChangeRecord,

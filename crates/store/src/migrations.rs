@@ -302,6 +302,53 @@ CREATE TABLE change_records (
 );
 ",
     },
+    Migration {
+        version: 6,
+        name: "exception alerts",
+        sqlite: "
+-- Exception alerts: bypasses of the change process (a deployment nobody authorized, a merge
+-- the gate denied, a push straight to a protected branch) and overdue break-glass
+-- retro-reviews. One per `alert_key`. An alert may wait (`pending`) until `due_us` (Unix
+-- microseconds), e.g. for the pull request event that explains a push to a protected branch;
+-- raised alerts (`open`) get a ledger entry (`ledger_index`).
+CREATE TABLE alerts (
+    id           INTEGER PRIMARY KEY,
+    kind         TEXT NOT NULL CHECK (kind <> ''),
+    alert_key    TEXT NOT NULL CHECK (alert_key <> ''),
+    state        TEXT NOT NULL CHECK (state IN ('pending', 'open', 'dismissed')),
+    subject      TEXT NOT NULL,
+    summary      TEXT NOT NULL,
+    details      TEXT NOT NULL CHECK (json_valid(details)),
+    created_at   TEXT NOT NULL,
+    due_us       INTEGER,
+    raised_at    TEXT,
+    ledger_index INTEGER CHECK (ledger_index >= 0),
+    resolution   TEXT,
+    CONSTRAINT alerts_key UNIQUE (alert_key)
+) STRICT;
+CREATE INDEX alerts_due ON alerts (due_us) WHERE state = 'pending';
+CREATE INDEX alerts_unrecorded ON alerts (id) WHERE state = 'open' AND ledger_index IS NULL;
+",
+        postgres: "
+CREATE TABLE alerts (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind         text NOT NULL CHECK (kind <> ''),
+    alert_key    text NOT NULL CHECK (alert_key <> ''),
+    state        text NOT NULL CHECK (state IN ('pending', 'open', 'dismissed')),
+    subject      text NOT NULL,
+    summary      text NOT NULL,
+    details      jsonb NOT NULL,
+    created_at   timestamptz NOT NULL,
+    due_us       bigint,
+    raised_at    timestamptz,
+    ledger_index bigint CHECK (ledger_index >= 0),
+    resolution   text,
+    CONSTRAINT alerts_key UNIQUE (alert_key)
+);
+CREATE INDEX alerts_due ON alerts (due_us) WHERE state = 'pending';
+CREATE INDEX alerts_unrecorded ON alerts (id) WHERE state = 'open' AND ledger_index IS NULL;
+",
+    },
 ];
 
 /// The schema version this build creates and understands.

@@ -1,6 +1,8 @@
 //! PostgreSQL backend: a deadpool connection pool over tokio-postgres (no TLS, meant for loopback
 //! or a private network). Migrations run under an advisory lock so replicas can start together.
 
+mod alerts;
+
 use std::error::Error as _;
 use std::ops::Range;
 use std::str::FromStr;

@@ -1,6 +1,8 @@
 //! The store's one integration test binary: every test runs the same assertions against each
 //! backend (SQLite always; PostgreSQL when `AIGOV_TEST_POSTGRES_URL` is set).
 
+#[path = "store/alerts.rs"]
+mod alerts;
 #[path = "store/changes.rs"]
 mod changes;
 #[path = "store/common.rs"]
