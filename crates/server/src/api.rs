@@ -249,3 +249,43 @@ pub(crate) async fn revoke_key(
     });
     Ok(Json(view))
 }
+
+/// Query of `GET /api/v1/alerts`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AlertQuery {
+    /// `pending`, `open` or `dismissed`; all when missing.
+    state: Option<String>,
+    /// At most this many (default 100, at most 1,000).
+    limit: Option<u32>,
+}
+
+/// Exception alerts, newest first.
+pub(crate) async fn alerts(
+    _: ApiAdmin,
+    State(state): State<Arc<AppState>>,
+    query: Result<axum::extract::Query<AlertQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, AppError> {
+    let axum::extract::Query(q) = query.map_err(|e| {
+        AppError::BadRequest(format!(
+            "{}; expected `?state=pending|open|dismissed&limit=<1..1000>`",
+            e.body_text()
+        ))
+    })?;
+    let filter = match q.state.as_deref() {
+        None => None,
+        Some(s) => Some(s.parse::<store::AlertState>().map_err(|_| {
+            AppError::BadRequest(format!(
+                "unknown alert state `{s}`: expected `pending`, `open` or `dismissed`"
+            ))
+        })?),
+    };
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(AppError::BadRequest(format!(
+            "`limit` is {limit}: expected 1 to 1000"
+        )));
+    }
+    let alerts = crate::alerts::list(&state, filter, limit).await?;
+    Ok(Json(serde_json::json!({ "alerts": alerts })))
+}

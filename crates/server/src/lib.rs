@@ -2,6 +2,7 @@
 //! server-rendered dashboard, health probes, admin-token auth and bundle hot reload. The only
 //! crate that knows HTTP.
 
+pub mod alerts;
 mod api;
 mod auth;
 mod error;
@@ -88,6 +89,20 @@ pub struct AppState {
     reload_interval: Duration,
     /// The webhook receiver and its processor.
     webhooks: webhooks::Webhooks,
+    /// One recorder of raised alerts at a time.
+    alert_lock: tokio::sync::Mutex<()>,
+    /// What "now" is for deadlines (retro-reviews, alert grace periods); injectable in tests.
+    clock: StateClock,
+}
+
+/// The state's clock (`Debug` for [`AppState`]).
+#[derive(Clone)]
+struct StateClock(Arc<dyn meter::Clock>);
+
+impl std::fmt::Debug for StateClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StateClock")
+    }
 }
 
 impl AppState {
@@ -163,7 +178,14 @@ impl AppState {
             bundle_path,
             reload_interval,
             webhooks: webhooks::Webhooks::new(webhooks),
+            alert_lock: tokio::sync::Mutex::new(()),
+            clock: StateClock(Arc::new(meter::SystemClock)),
         })
+    }
+
+    /// The current time by the state's clock.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.0.now()
     }
 
     pub fn store(&self) -> &Store {
@@ -267,6 +289,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/keys/{name}",
             axum::routing::delete(api::revoke_key),
         )
+        .route("/api/v1/alerts", get(api::alerts))
         .route("/v1/chat/completions", post(gateway::chat_completions))
         .route("/v1/responses", post(gateway::responses))
         .route("/v1/embeddings", post(gateway::embeddings))
@@ -298,7 +321,8 @@ pub async fn serve(
     let (stop_tx, stop_rx) = watch::channel(());
     let reloader = tokio::spawn(reload::run(state.clone(), stop_rx.clone()));
     let flusher = tokio::spawn(flush_usage(state.clone(), stop_rx.clone()));
-    let processor = tokio::spawn(webhooks::process::run(state.clone(), stop_rx));
+    let processor = tokio::spawn(webhooks::process::run(state.clone(), stop_rx.clone()));
+    let sweeper = tokio::spawn(alerts::run(state.clone(), stop_rx));
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -311,6 +335,11 @@ pub async fn serve(
     // webhook processor (after its batch in progress) and the usage flusher, which flushes
     // once more.
     if let Err(e) = processor.await
+        && e.is_panic()
+    {
+        std::panic::resume_unwind(e.into_panic());
+    }
+    if let Err(e) = sweeper.await
         && e.is_panic()
     {
         std::panic::resume_unwind(e.into_panic());

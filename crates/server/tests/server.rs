@@ -13,6 +13,10 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+#[path = "server/change_gate.rs"]
+mod change_gate;
+#[path = "server/forge.rs"]
+mod forge;
 #[path = "server/gateway.rs"]
 mod gateway;
 #[path = "server/webhooks.rs"]
@@ -34,6 +38,8 @@ struct TestServer {
     /// An active admin token named `test-admin`.
     token: String,
     client: reqwest::Client,
+    /// The server's state, for what tests drive directly (e.g. the alert sweep at a chosen time).
+    state: Arc<AppState>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), ServerError>>>,
 }
@@ -105,7 +111,7 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
-        let handle = tokio::spawn(server::serve(state, listener, async move {
+        let handle = tokio::spawn(server::serve(state.clone(), listener, async move {
             let _ = rx.await;
         }));
         let client = reqwest::Client::builder()
@@ -122,6 +128,7 @@ impl TestServer {
             verifier,
             token,
             client,
+            state,
             shutdown: Some(tx),
             handle: Some(handle),
         }

@@ -6,8 +6,12 @@
 //! stored again. Processing into change records happens afterwards, in the background
 //! (`process.rs`), so an answer never waits for it and an accepted delivery survives a crash.
 
+mod followup;
 mod intake;
 pub(crate) mod process;
+
+pub(crate) use followup::merged_by;
+pub(crate) use process::fit;
 
 use std::sync::Arc;
 

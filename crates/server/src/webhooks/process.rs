@@ -13,16 +13,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use audit::Record;
+use change::record::PrState;
 use change::{ChangeEvent, ChangeRecord, Delivery, Forge, ParseError};
 use ledger::EntryKind;
 use store::{
-    ChangeStore as _, ClaimedDelivery, DeliveryOutcome, DeliveryState, StoreError,
+    AlertStore as _, ChangeStore as _, ClaimedDelivery, DeliveryOutcome, DeliveryState, StoreError,
     StoredChangeRecord,
 };
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::watch;
 
+use super::followup::{self, Observed};
 use crate::AppState;
 
 /// Most deliveries per batch.
@@ -43,6 +45,8 @@ enum ProcessError {
     Store(#[from] StoreError),
     #[error("audit ledger: {0}")]
     Audit(#[from] audit::AuditError),
+    #[error(transparent)]
+    Alerts(#[from] crate::alerts::AlertError),
     #[error("stored change record `{key}` cannot be read: {message}")]
     Record { key: String, message: String },
 }
@@ -172,9 +176,32 @@ async fn process_batch(state: &AppState) -> Result<usize, ProcessError> {
         }
     }
 
+    // Which pull requests were merged before this batch (a merge in it is decided on).
+    let merged_before: std::collections::HashSet<(Forge, String, u64)> = repos
+        .iter()
+        .flat_map(|((forge, repo), rr)| {
+            rr.records
+                .iter()
+                .filter(|r| r.state == PrState::Merged)
+                .map(move |r| (*forge, repo.clone(), r.number))
+        })
+        .collect();
+    let mut observed = Observed::default();
     let mut outcomes = Vec::with_capacity(count);
     let mut entries = Vec::with_capacity(count);
     for p in &parsed {
+        if let Ok(d) = &p.result {
+            match &d.event {
+                ChangeEvent::Push(push) => observed.pushes.push((p.forge, push.clone())),
+                ChangeEvent::DeploymentStatus(s) => {
+                    observed.deployment_statuses.push((p.forge, s.clone()));
+                }
+                ChangeEvent::DeploymentProtectionRule(r) => {
+                    observed.protection_rules.push((p.forge, r.clone()));
+                }
+                _ => {}
+            }
+        }
         let (state_of, updated, error) = match &p.result {
             Err(e) => (DeliveryState::Failed, Vec::new(), Some(e.to_string())),
             Ok(d) => match d.event.repo() {
@@ -211,10 +238,54 @@ async fn process_batch(state: &AppState) -> Result<usize, ProcessError> {
         });
     }
 
-    // The evidence first, then the records and states. The appends are queued in delivery
-    // order and share group commits.
-    futures_util::future::try_join_all(entries.into_iter().map(|r| state.record(r))).await?;
+    // The merge gate over every record that changed.
+    let loaded = state.bundle();
+    let bundle = &loaded.bundle;
+    let mut gates = Vec::new();
+    for ((forge, repo), rr) in &repos {
+        for (i, (record, dirty)) in rr.records.iter().zip(&rr.dirty).enumerate() {
+            let merged_now = record.state == PrState::Merged
+                && !merged_before.contains(&(*forge, repo.clone(), record.number));
+            if *dirty && let Some(update) = followup::decide(bundle, *forge, record, merged_now) {
+                gates.push(((*forge, repo.clone(), i), update));
+            }
+        }
+    }
     let now = OffsetDateTime::now_utc();
+    let mut alerts: Vec<store::NewAlert> =
+        gates.iter().filter_map(|(_, g)| g.bypass_alert()).collect();
+    for (forge, push) in &observed.pushes {
+        let records = repos
+            .get(&(*forge, push.repo.clone()))
+            .map_or(&[][..], |rr| &rr.records[..]);
+        alerts.extend(followup::push_alert(
+            *forge,
+            push,
+            &bundle.change.protected_branches,
+            records,
+            now,
+        ));
+    }
+
+    // The evidence first, then the records and states. The appends are queued in delivery
+    // order and share group commits; the gate decisions follow their deliveries.
+    futures_util::future::try_join_all(entries.into_iter().map(|r| state.record(r))).await?;
+    let recorded = futures_util::future::try_join_all(
+        gates
+            .iter()
+            .map(|(_, g)| state.record(g.entry(&bundle.digest))),
+    )
+    .await?;
+    for (((forge, repo, i), update), rec) in gates.iter().zip(&recorded) {
+        if let Some(rr) = repos.get_mut(&(*forge, repo.clone())) {
+            rr.records[*i].gate = Some(update.record(now, rec.index));
+        }
+    }
+    // Alerts before the deliveries are finished: a batch processed again adds them again,
+    // which their keys make a no-op; one finished without them would lose them.
+    if !alerts.is_empty() {
+        store.add_alerts(alerts, now).await?;
+    }
     let mut records = Vec::new();
     for ((forge, repo), rr) in repos {
         for (record, dirty) in rr.records.into_iter().zip(rr.dirty) {
@@ -235,6 +306,7 @@ async fn process_batch(state: &AppState) -> Result<usize, ProcessError> {
     store
         .finish_deliveries(webhooks.claimant.clone(), outcomes, records)
         .await?;
+    crate::alerts::record_raised(state).await?;
     Ok(count)
 }
 
@@ -295,7 +367,7 @@ fn entry(p: &Parsed, state_of: DeliveryState, updated: &[u64], error: Option<&st
 
 /// An actor or subject within the ledger's limit (GitLab project paths can be longer): an
 /// entry that cannot be written would stop the processor.
-fn fit(value: &str) -> String {
+pub(crate) fn fit(value: &str) -> String {
     let max = ledger::entry::MAX_IDENTIFIER - '…'.len_utf8();
     if value.len() <= ledger::entry::MAX_IDENTIFIER {
         return value.to_owned();

@@ -22,7 +22,7 @@ const GITHUB_SECRET: &str = "It's a Secret to Everybody";
 const GITLAB_TOKEN: &str = "glpat-webhook-token";
 const PG_URL_ENV: &str = "AIGOV_TEST_POSTGRES_URL";
 
-fn webhooks(process: bool) -> WebhooksConfig {
+pub(crate) fn webhooks(process: bool) -> WebhooksConfig {
     WebhooksConfig {
         github_secret: Some(Secret::new(GITHUB_SECRET)),
         gitlab_token: Some(Secret::new(GITLAB_TOKEN)),
@@ -58,8 +58,8 @@ impl Drop for PgDb {
 }
 
 /// One backend for one test.
-struct Backend {
-    label: &'static str,
+pub(crate) struct Backend {
+    pub(crate) label: &'static str,
     dir: TempDir,
     database: StoreConfig,
     _pg: Option<PgDb>,
@@ -67,7 +67,7 @@ struct Backend {
 
 /// A temp dir with the example bundle plus a fresh database: SQLite always, PostgreSQL when
 /// `AIGOV_TEST_POSTGRES_URL` is set.
-async fn backends() -> Vec<Backend> {
+pub(crate) async fn backends() -> Vec<Backend> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let new_dir = || {
         let dir = tempfile::tempdir().unwrap();
@@ -116,7 +116,7 @@ async fn backends() -> Vec<Backend> {
 }
 
 impl Backend {
-    async fn start(&self, webhooks: WebhooksConfig) -> TestServer {
+    pub(crate) async fn start(&self, webhooks: WebhooksConfig) -> TestServer {
         // The server owns its temp dir; this one stays with the backend for its bundle.
         let dir = tempfile::tempdir().unwrap();
         copy_dir(&self.dir.path().join("bundle"), &dir.path().join("bundle"));
@@ -184,7 +184,7 @@ impl TestServer {
     }
 
     /// Posts a correctly signed GitHub delivery and expects it accepted.
-    async fn deliver_github(&self, event: &str, delivery: &str, body: &[u8]) {
+    pub(crate) async fn deliver_github(&self, event: &str, delivery: &str, body: &[u8]) {
         let signature = change::webhook::github_signature(GITHUB_SECRET.as_bytes(), body);
         let response = self
             .post_github(event, delivery, body, Some(&signature))
@@ -210,7 +210,7 @@ impl TestServer {
     }
 
     /// Waits until `total` deliveries are stored and none is pending.
-    async fn processed(&self, total: u64) -> DeliveryCounts {
+    pub(crate) async fn processed(&self, total: u64) -> DeliveryCounts {
         eventually("webhook deliveries processed", || async {
             let counts = self.store.delivery_counts().await.unwrap();
             (counts.total() == total && counts.pending == 0).then_some(counts)
@@ -218,7 +218,7 @@ impl TestServer {
         .await
     }
 
-    async fn change_record(&self, forge: &str, repo: &str, number: u64) -> ChangeRecord {
+    pub(crate) async fn change_record(&self, forge: &str, repo: &str, number: u64) -> ChangeRecord {
         let stored = self
             .store
             .change_record(forge, repo, number)
@@ -229,7 +229,7 @@ impl TestServer {
     }
 
     /// `kind event actor subject outcome fields` of every ledger entry of `kind`.
-    async fn ledger_lines(&self, kind: ledger::EntryKind) -> String {
+    pub(crate) async fn ledger_lines(&self, kind: ledger::EntryKind) -> String {
         self.ledger()
             .await
             .iter()
