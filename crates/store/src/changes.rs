@@ -150,6 +150,26 @@ pub struct StoredChangeRecord {
     pub updated_at: OffsetDateTime,
 }
 
+/// The commits pushed to one branch before any pull request had it as its head (serialized
+/// `change::Commit`s; the store does not look inside). An empty list deletes the row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredBranch {
+    pub forge: String,
+    pub repo: String,
+    pub branch: String,
+    pub commits: serde_json::Value,
+    pub updated_at: OffsetDateTime,
+}
+
+/// What a processed batch saves besides the deliveries' states.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FinishedBatch {
+    /// Change records to insert or replace.
+    pub records: Vec<StoredChangeRecord>,
+    /// Branch commits to insert or replace (or delete, when empty).
+    pub branches: Vec<StoredBranch>,
+}
+
 /// Webhook deliveries and change records. Deliveries are stored first and processed after:
 /// [`insert_deliveries`](ChangeStore::insert_deliveries) when one arrives,
 /// [`claim_deliveries`](ChangeStore::claim_deliveries) then
@@ -176,13 +196,20 @@ pub trait ChangeStore {
     ) -> impl Future<Output = Result<Vec<ClaimedDelivery>, StoreError>> + Send;
     /// In one transaction: marks each delivery as its outcome says (only if `claimant` still
     /// holds its claim, else nothing is written and the error is [`StoreError::ClaimLost`])
-    /// and saves the change records (insert or replace by forge, repository and number).
+    /// and saves the change records (insert or replace by forge, repository and number) and
+    /// branch commits (by forge, repository and branch).
     fn finish_deliveries(
         &self,
         claimant: String,
         outcomes: Vec<DeliveryOutcome>,
-        records: Vec<StoredChangeRecord>,
+        batch: FinishedBatch,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The branch commits kept for one repository, by branch.
+    fn branch_commits(
+        &self,
+        forge: &str,
+        repo: &str,
+    ) -> impl Future<Output = Result<Vec<StoredBranch>, StoreError>> + Send;
     /// Every change record of one repository, by number.
     fn change_records(
         &self,
@@ -264,8 +291,9 @@ impl ChangeStore for Store {
         &self,
         claimant: String,
         outcomes: Vec<DeliveryOutcome>,
-        records: Vec<StoredChangeRecord>,
+        batch: FinishedBatch,
     ) -> Result<(), StoreError> {
+        let FinishedBatch { records, branches } = batch;
         if let Some(o) = outcomes.iter().find(|o| o.state == DeliveryState::Pending) {
             return Err(StoreError::InvalidData(format!(
                 "webhook delivery {} cannot be finished as `pending`",
@@ -278,7 +306,20 @@ impl ChangeStore for Store {
             by_key.insert((r.forge.clone(), r.repo.clone(), r.number), r);
         }
         let records = by_key.into_values().collect();
-        dispatch!(self, s => s.finish_deliveries(claimant, outcomes, records).await)
+        let mut by_branch = std::collections::BTreeMap::new();
+        for b in branches {
+            by_branch.insert((b.forge.clone(), b.repo.clone(), b.branch.clone()), b);
+        }
+        let branches = by_branch.into_values().collect();
+        dispatch!(self, s => s.finish_deliveries(claimant, outcomes, records, branches).await)
+    }
+
+    async fn branch_commits(
+        &self,
+        forge: &str,
+        repo: &str,
+    ) -> Result<Vec<StoredBranch>, StoreError> {
+        dispatch!(self, s => s.branch_commits(forge.to_owned(), repo.to_owned()).await)
     }
 
     async fn change_records(

@@ -19,7 +19,7 @@ use time::{OffsetDateTime, UtcOffset};
 pub use alerts::{AlertState, AlertStore, NewAlert, StoredAlert};
 pub use changes::{
     ChangeStore, ClaimedDelivery, DeliveryCounts, DeliveryInsert, DeliveryOutcome, DeliveryRecord,
-    DeliveryState, NewDelivery, StoredChangeRecord,
+    DeliveryState, FinishedBatch, NewDelivery, StoredBranch, StoredChangeRecord,
 };
 pub use migrations::LATEST_SCHEMA_VERSION;
 

@@ -304,7 +304,7 @@ CREATE TABLE change_records (
     },
     Migration {
         version: 6,
-        name: "exception alerts",
+        name: "exception alerts and branch commits",
         sqlite: "
 -- Exception alerts: bypasses of the change process (a deployment nobody authorized, a merge
 -- the gate denied, a push straight to a protected branch) and overdue break-glass
@@ -328,6 +328,17 @@ CREATE TABLE alerts (
 ) STRICT;
 CREATE INDEX alerts_due ON alerts (due_us) WHERE state = 'pending';
 CREATE INDEX alerts_unrecorded ON alerts (id) WHERE state = 'open' AND ledger_index IS NULL;
+-- Commits pushed to a branch that no open pull request had yet (the usual order: push, then
+-- open the pull request), kept so the pull request's record gets them when it is opened.
+CREATE TABLE branch_commits (
+    id         INTEGER PRIMARY KEY,
+    forge      TEXT NOT NULL,
+    repo       TEXT NOT NULL,
+    branch     TEXT NOT NULL,
+    commits    TEXT NOT NULL CHECK (json_valid(commits)),
+    updated_at TEXT NOT NULL,
+    CONSTRAINT branch_commits_key UNIQUE (forge, repo, branch)
+) STRICT;
 ",
         postgres: "
 CREATE TABLE alerts (
@@ -347,6 +358,15 @@ CREATE TABLE alerts (
 );
 CREATE INDEX alerts_due ON alerts (due_us) WHERE state = 'pending';
 CREATE INDEX alerts_unrecorded ON alerts (id) WHERE state = 'open' AND ledger_index IS NULL;
+CREATE TABLE branch_commits (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    forge      text NOT NULL,
+    repo       text NOT NULL,
+    branch     text NOT NULL,
+    commits    jsonb NOT NULL,
+    updated_at timestamptz NOT NULL,
+    CONSTRAINT branch_commits_key UNIQUE (forge, repo, branch)
+);
 ",
     },
 ];

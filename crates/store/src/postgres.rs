@@ -1017,6 +1017,7 @@ impl PgStore {
         claimant: String,
         outcomes: Vec<crate::DeliveryOutcome>,
         records: Vec<crate::StoredChangeRecord>,
+        branches: Vec<crate::StoredBranch>,
     ) -> Result<(), StoreError> {
         let now = normalize_time(OffsetDateTime::now_utc());
         let ids: Vec<i64> = outcomes.iter().map(|o| o.id).collect();
@@ -1065,8 +1066,58 @@ impl PgStore {
             )
             .await?;
         }
+        for b in &branches {
+            if b.commits.as_array().is_some_and(Vec::is_empty) {
+                tx.execute(
+                    "DELETE FROM branch_commits WHERE forge = $1 AND repo = $2 AND branch = $3",
+                    &[&b.forge, &b.repo, &b.branch],
+                )
+                .await?;
+            } else {
+                tx.execute(
+                    "INSERT INTO branch_commits (forge, repo, branch, commits, updated_at)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (forge, repo, branch) DO UPDATE SET
+                         commits = EXCLUDED.commits, updated_at = EXCLUDED.updated_at",
+                    &[
+                        &b.forge,
+                        &b.repo,
+                        &b.branch,
+                        &b.commits,
+                        &normalize_time(b.updated_at),
+                    ],
+                )
+                .await?;
+            }
+        }
         tx.commit().await?;
         Ok(())
+    }
+
+    pub(crate) async fn branch_commits(
+        &self,
+        forge: String,
+        repo: String,
+    ) -> Result<Vec<crate::StoredBranch>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT forge, repo, branch, commits, updated_at FROM branch_commits
+                 WHERE forge = $1 AND repo = $2 ORDER BY branch",
+                &[&forge, &repo],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(crate::StoredBranch {
+                    forge: row.try_get(0)?,
+                    repo: row.try_get(1)?,
+                    branch: row.try_get(2)?,
+                    commits: row.try_get(3)?,
+                    updated_at: row.try_get(4)?,
+                })
+            })
+            .collect()
     }
 
     pub(crate) async fn change_records(

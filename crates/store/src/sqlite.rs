@@ -1007,8 +1007,22 @@ impl SqliteStore {
         claimant: String,
         outcomes: Vec<crate::DeliveryOutcome>,
         records: Vec<crate::StoredChangeRecord>,
+        branches: Vec<crate::StoredBranch>,
     ) -> Result<(), StoreError> {
         let now = format_time(OffsetDateTime::now_utc())?;
+        let branches = branches
+            .into_iter()
+            .map(|b| {
+                let empty = b.commits.as_array().is_some_and(Vec::is_empty);
+                Ok((
+                    b.forge,
+                    b.repo,
+                    b.branch,
+                    (!empty).then(|| b.commits.to_string()),
+                    format_time(b.updated_at)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let records = records
             .into_iter()
             .map(|r| {
@@ -1052,9 +1066,54 @@ impl SqliteStore {
                 for (forge, repo, number, text, at) in &records {
                     save.execute(params![forge, repo, number, text, at])?;
                 }
+                let mut keep = tx.prepare_cached(
+                    "INSERT INTO branch_commits (forge, repo, branch, commits, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (forge, repo, branch) DO UPDATE SET
+                         commits = excluded.commits, updated_at = excluded.updated_at",
+                )?;
+                let mut drop = tx.prepare_cached(
+                    "DELETE FROM branch_commits WHERE forge = ?1 AND repo = ?2 AND branch = ?3",
+                )?;
+                for (forge, repo, branch, commits, at) in &branches {
+                    match commits {
+                        Some(text) => keep.execute(params![forge, repo, branch, text, at])?,
+                        None => drop.execute(params![forge, repo, branch])?,
+                    };
+                }
             }
             tx.commit()?;
             Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn branch_commits(
+        &self,
+        forge: String,
+        repo: String,
+    ) -> Result<Vec<crate::StoredBranch>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT forge, repo, branch, commits, updated_at FROM branch_commits
+                 WHERE forge = ?1 AND repo = ?2 ORDER BY branch",
+            )?;
+            let mut rows = stmt.query(params![forge, repo])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let text: String = row.get(3)?;
+                let at: String = row.get(4)?;
+                out.push(crate::StoredBranch {
+                    forge: row.get(0)?,
+                    repo: row.get(1)?,
+                    branch: row.get(2)?,
+                    commits: serde_json::from_str(&text).map_err(|e| {
+                        StoreError::InvalidData(format!("malformed branch commits: {e}"))
+                    })?,
+                    updated_at: parse_time(&at)?,
+                });
+            }
+            Ok(out)
         })
         .await
     }

@@ -135,6 +135,49 @@ fn numbered(event: &ChangeEvent) -> Option<u64> {
 struct RepoRecords {
     records: Vec<ChangeRecord>,
     dirty: Vec<bool>,
+    /// Commits pushed to branches no open pull request had, by branch, and whether changed.
+    branches: BTreeMap<String, (Vec<change::Commit>, bool)>,
+}
+
+/// Most commits kept per branch without a pull request (the newest).
+const BRANCH_COMMITS: usize = 250;
+
+impl RepoRecords {
+    /// Remembers a push no record took (a branch without an open pull request yet).
+    fn remember(&mut self, push: &change::Push) {
+        let Some(branch) = push.git_ref.strip_prefix("refs/heads/") else {
+            return;
+        };
+        let (commits, dirty) = self.branches.entry(branch.to_owned()).or_default();
+        if push.deleted {
+            *dirty |= !commits.is_empty();
+            commits.clear();
+            return;
+        }
+        for c in &push.commits {
+            if !commits.iter().any(|k| k.sha == c.id) {
+                commits.push(c.to_commit());
+                *dirty = true;
+            }
+        }
+        if commits.len() > BRANCH_COMMITS {
+            commits.drain(..commits.len() - BRANCH_COMMITS);
+        }
+    }
+
+    /// Gives the record at `i` the commits remembered for its head branch, and forgets them.
+    fn adopt(&mut self, i: usize) {
+        let record = &mut self.records[i];
+        if let Some((commits, dirty)) = self.branches.get_mut(&record.head_ref)
+            && !commits.is_empty()
+        {
+            for c in commits.drain(..) {
+                record.add_commit(c);
+            }
+            *dirty = true;
+            self.dirty[i] = true;
+        }
+    }
 }
 
 /// Claims, processes and finishes one batch; returns how many deliveries it held.
@@ -171,6 +214,14 @@ async fn process_batch(state: &AppState) -> Result<usize, ProcessError> {
                     })?;
                 loaded.records.push(record);
                 loaded.dirty.push(false);
+            }
+            for stored in store.branch_commits(p.forge.as_str(), repo).await? {
+                let commits: Vec<change::Commit> =
+                    serde_json::from_value(stored.commits).map_err(|e| ProcessError::Record {
+                        key: format!("{}@{}", stored.repo, stored.branch),
+                        message: e.to_string(),
+                    })?;
+                loaded.branches.insert(stored.branch, (commits, false));
             }
             repos.insert((p.forge, repo.to_owned()), loaded);
         }
@@ -220,6 +271,16 @@ async fn process_batch(state: &AppState) -> Result<usize, ProcessError> {
                             *dirty = true;
                             updated.push(record.number);
                         }
+                    }
+                    match &d.event {
+                        // Pushed before the pull request was opened: kept for it.
+                        ChangeEvent::Push(push) if updated.is_empty() => rr.remember(push),
+                        ChangeEvent::PullRequest(pr) => {
+                            if let Some(i) = rr.records.iter().position(|r| r.number == pr.number) {
+                                rr.adopt(i);
+                            }
+                        }
+                        _ => {}
                     }
                     let state_of = if updated.is_empty() {
                         DeliveryState::Ignored
@@ -287,7 +348,19 @@ async fn process_batch(state: &AppState) -> Result<usize, ProcessError> {
         store.add_alerts(alerts, now).await?;
     }
     let mut records = Vec::new();
+    let mut branches = Vec::new();
     for ((forge, repo), rr) in repos {
+        for (branch, (commits, dirty)) in rr.branches {
+            if dirty {
+                branches.push(store::StoredBranch {
+                    forge: forge.as_str().to_owned(),
+                    repo: repo.clone(),
+                    branch,
+                    commits: serde_json::to_value(&commits).unwrap_or_default(),
+                    updated_at: now,
+                });
+            }
+        }
         for (record, dirty) in rr.records.into_iter().zip(rr.dirty) {
             if dirty {
                 records.push(StoredChangeRecord {
@@ -304,7 +377,11 @@ async fn process_batch(state: &AppState) -> Result<usize, ProcessError> {
         }
     }
     store
-        .finish_deliveries(webhooks.claimant.clone(), outcomes, records)
+        .finish_deliveries(
+            webhooks.claimant.clone(),
+            outcomes,
+            store::FinishedBatch { records, branches },
+        )
         .await?;
     crate::alerts::record_raised(state).await?;
     Ok(count)

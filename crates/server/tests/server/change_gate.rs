@@ -131,11 +131,7 @@ async fn the_merge_gate_follows_reviews_and_checks_and_bypasses_raise_alerts() {
         );
 
         // #8: AI-assisted, unreviewed, merged by an administrator anyway → alert.
-        deliver(
-            "pull_request",
-            repo.pull_request("opened", 8, "lena-acme", &h2, None),
-        )
-        .await;
+        // Its commit was pushed before the pull request was opened: the record still gets it.
         deliver(
             "push",
             repo.push(
@@ -147,6 +143,13 @@ async fn the_merge_gate_follows_reviews_and_checks_and_bypasses_raise_alerts() {
             ),
         )
         .await;
+        deliver(
+            "pull_request",
+            repo.pull_request("opened", 8, "lena-acme", &h2, None),
+        )
+        .await;
+        let record = s.change_record("github", r, 8).await;
+        assert_eq!(record.ai_tools(), ["claude-code"], "{b}");
         deliver("check_run", repo.check_run(8, &h2, "test", "success")).await;
         deliver(
             "pull_request",
@@ -283,7 +286,6 @@ async fn the_merge_gate_follows_reviews_and_checks_and_bypasses_raise_alerts() {
                 "repo:acme/storefront#7 deny",
                 "repo:acme/storefront#7 allow",
                 "repo:acme/storefront#7 allow",
-                "repo:acme/storefront#8 deny",
                 "repo:acme/storefront#8 deny",
                 "repo:acme/storefront#8 deny",
                 "repo:acme/storefront#8 deny",

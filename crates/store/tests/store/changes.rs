@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use store::{
-    ChangeStore, DeliveryCounts, DeliveryInsert, DeliveryOutcome, DeliveryState, NewDelivery,
-    Store, StoreError, StoredChangeRecord, normalize_time,
+    ChangeStore, DeliveryCounts, DeliveryInsert, DeliveryOutcome, DeliveryState, FinishedBatch,
+    NewDelivery, Store, StoreError, StoredBranch, StoredChangeRecord, normalize_time,
 };
 use time::OffsetDateTime;
 
@@ -40,7 +40,90 @@ fn record(repo: &str, number: u64, title: &str) -> StoredChangeRecord {
     }
 }
 
+fn batch(records: Vec<StoredChangeRecord>) -> FinishedBatch {
+    FinishedBatch {
+        records,
+        branches: Vec::new(),
+    }
+}
+
+fn branch(name: &str, commits: serde_json::Value) -> StoredBranch {
+    StoredBranch {
+        forge: "github".to_owned(),
+        repo: "octo/hello".to_owned(),
+        branch: name.to_owned(),
+        commits,
+        updated_at: normalize_time(OffsetDateTime::now_utc()),
+    }
+}
+
 const LEASE: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn branch_commits_are_kept_replaced_and_dropped_with_the_batch() {
+    for db in backends().await {
+        let b = db.label;
+        let store = Store::open(&db.config).await.expect("open");
+        let ids = store
+            .insert_deliveries(vec![
+                delivery("github", "p1", "{}"),
+                delivery("github", "p2", "{}"),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(ids.len(), 2);
+        let claimed = store.claim_deliveries("a".into(), 10, LEASE).await.unwrap();
+        let one = serde_json::json!([{ "sha": "a1" }]);
+        let two = serde_json::json!([{ "sha": "a1" }, { "sha": "a2" }]);
+        store
+            .finish_deliveries(
+                "a".to_owned(),
+                vec![outcome(claimed[0].id, DeliveryState::Processed, None)],
+                FinishedBatch {
+                    records: Vec::new(),
+                    branches: vec![branch("feature", one), branch("fix", two.clone())],
+                },
+            )
+            .await
+            .unwrap();
+        let kept = store.branch_commits("github", "octo/hello").await.unwrap();
+        let names: Vec<(&str, &serde_json::Value)> = kept
+            .iter()
+            .map(|k| (k.branch.as_str(), &k.commits))
+            .collect();
+        assert_eq!(names.len(), 2, "{b}");
+        assert_eq!(names[1], ("fix", &two), "{b}");
+        assert!(
+            store
+                .branch_commits("gitlab", "octo/hello")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // An empty list drops the branch; another is replaced.
+        store
+            .finish_deliveries(
+                "a".to_owned(),
+                vec![outcome(claimed[1].id, DeliveryState::Processed, None)],
+                FinishedBatch {
+                    records: Vec::new(),
+                    branches: vec![
+                        branch("feature", serde_json::json!([])),
+                        branch("fix", serde_json::json!([{ "sha": "b1" }])),
+                    ],
+                },
+            )
+            .await
+            .unwrap();
+        let kept = store.branch_commits("github", "octo/hello").await.unwrap();
+        assert_eq!(kept.len(), 1, "{b}");
+        assert_eq!(
+            (kept[0].branch.as_str(), &kept[0].commits),
+            ("fix", &serde_json::json!([{ "sha": "b1" }])),
+            "{b}"
+        );
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deliveries_are_stored_once_and_claimed_in_order() {
@@ -130,10 +213,10 @@ async fn deliveries_are_stored_once_and_claimed_in_order() {
                     outcome(retry[1].id, DeliveryState::Ignored, None),
                     outcome(retry[2].id, DeliveryState::Failed, Some("bad `json`")),
                 ],
-                vec![
+                batch(vec![
                     record("octo/hello", 2, "first"),
                     record("octo/hello", 1, "one"),
-                ],
+                ]),
             )
             .await
             .expect("finish");
@@ -161,7 +244,7 @@ async fn deliveries_are_stored_once_and_claimed_in_order() {
             .finish_deliveries(
                 "a".to_owned(),
                 vec![outcome(retry[0].id, DeliveryState::Processed, None)],
-                vec![record("octo/hello", 2, "never")],
+                batch(vec![record("octo/hello", 2, "never")]),
             )
             .await
             .unwrap_err();
@@ -173,7 +256,7 @@ async fn deliveries_are_stored_once_and_claimed_in_order() {
             .finish_deliveries(
                 "a".to_owned(),
                 vec![outcome(retry[3].id, DeliveryState::Pending, None)],
-                Vec::new(),
+                FinishedBatch::default(),
             )
             .await
             .unwrap_err();
@@ -206,11 +289,11 @@ async fn deliveries_are_stored_once_and_claimed_in_order() {
             .finish_deliveries(
                 "a".to_owned(),
                 vec![outcome(last[0].id, DeliveryState::Processed, None)],
-                vec![
+                batch(vec![
                     record("octo/hello", 2, "second"),
                     // The same record twice in one call: the last one is saved.
                     record("octo/hello", 2, "third"),
-                ],
+                ]),
             )
             .await
             .expect("finish");
@@ -275,7 +358,7 @@ async fn an_expired_claim_is_taken_over_and_the_old_claimant_cannot_finish() {
             .finish_deliveries(
                 "a".to_owned(),
                 vec![outcome(a[0].id, DeliveryState::Processed, None)],
-                vec![record("octo/hello", 9, "lost")],
+                batch(vec![record("octo/hello", 9, "lost")]),
             )
             .await
             .unwrap_err();
@@ -295,7 +378,7 @@ async fn an_expired_claim_is_taken_over_and_the_old_claimant_cannot_finish() {
             .finish_deliveries(
                 "b".to_owned(),
                 vec![outcome(a[0].id, DeliveryState::Processed, None)],
-                Vec::new(),
+                FinishedBatch::default(),
             )
             .await
             .expect("the new claimant finishes");
