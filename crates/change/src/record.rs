@@ -400,7 +400,7 @@ impl ChangeRecord {
     }
 
     /// A commit whose deployment deploys this change: its merge commit or any of its heads.
-    fn deploys(&self, sha: &str) -> bool {
+    pub fn deploys(&self, sha: &str) -> bool {
         self.merge
             .as_ref()
             .is_some_and(|m| m.commit_sha.as_deref() == Some(sha))
