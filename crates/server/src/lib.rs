@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod error;
 mod gateway;
+pub mod github;
 pub mod keys;
 mod log;
 mod pages;
@@ -87,6 +88,9 @@ pub struct AppState {
     reload_interval: Duration,
     /// The webhook receiver and its processor.
     webhooks: webhooks::Webhooks,
+    /// The GitHub REST API client the gate posts its results with; `None` without a
+    /// `github.token` (results are then decided and recorded, not posted).
+    github: Option<github::GithubApi>,
 }
 
 impl AppState {
@@ -138,6 +142,31 @@ impl AppState {
         gateway: config::GatewayConfig,
         webhooks: config::WebhooksConfig,
     ) -> Arc<AppState> {
+        AppState::with_github(
+            store,
+            audit,
+            bundle,
+            bundle_path,
+            reload_interval,
+            gateway,
+            webhooks,
+            None,
+        )
+    }
+
+    /// [`AppState::with_webhooks`] with the GitHub API client the gate posts its results with
+    /// (`None`: nothing is posted to GitHub).
+    #[allow(clippy::too_many_arguments)]
+    pub fn with_github(
+        store: Store,
+        audit: AuditLog,
+        bundle: LoadedBundle,
+        bundle_path: PathBuf,
+        reload_interval: Duration,
+        gateway: config::GatewayConfig,
+        webhooks: config::WebhooksConfig,
+        github: Option<github::GithubApi>,
+    ) -> Arc<AppState> {
         let connect_timeout = gateway
             .upstreams
             .iter()
@@ -162,7 +191,13 @@ impl AppState {
             bundle_path,
             reload_interval,
             webhooks: webhooks::Webhooks::new(webhooks),
+            github,
         })
+    }
+
+    /// The GitHub REST API client, if a token is configured.
+    pub fn github(&self) -> Option<&github::GithubApi> {
+        self.github.as_ref()
     }
 
     pub fn store(&self) -> &Store {

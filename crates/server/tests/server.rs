@@ -15,6 +15,8 @@ use tokio::task::JoinHandle;
 
 #[path = "server/gateway.rs"]
 mod gateway;
+#[path = "server/github.rs"]
+mod github;
 #[path = "server/webhooks.rs"]
 mod webhooks;
 
