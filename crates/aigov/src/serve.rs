@@ -132,7 +132,20 @@ async fn serve(config: config::Config) -> anyhow::Result<()> {
             );
         }
     }
-    let state = server::AppState::with_webhooks(
+    let mut github = config.github.clone();
+    github.resolve_secrets()?;
+    let github = server::github::GithubApi::new(&github)?;
+    match &github {
+        Some(api) => tracing::info!(
+            api_url = api.api_url(),
+            check = server::github::GATE_CHECK_NAME,
+            "github: gate results are posted as check runs and deployment protection rule reviews"
+        ),
+        None => tracing::info!(
+            "github: no `github.token` configured, gate results are decided and recorded but not posted to GitHub"
+        ),
+    }
+    let state = server::AppState::with_github(
         store,
         audit.clone(),
         loaded,
@@ -140,6 +153,7 @@ async fn serve(config: config::Config) -> anyhow::Result<()> {
         config.bundle.reload_interval,
         gateway,
         webhooks,
+        github,
     );
     let served = server::serve(state, listener, shutdown).await;
     // Whatever happened, record the stop, then flush and sign a final checkpoint.

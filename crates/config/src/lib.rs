@@ -16,9 +16,11 @@ use serde::Deserialize;
 use toml::Spanned;
 
 mod gateway;
+mod github;
 mod webhooks;
 
 pub use gateway::{AnswerAfter, GatewayConfig, Upstream, UpstreamApi};
+pub use github::{DEFAULT_GITHUB_API_URL, DEFAULT_GITHUB_TIMEOUT_MS, GithubConfig};
 pub use webhooks::WebhooksConfig;
 
 /// Config file used when neither `--config` nor `AIGOV_CONFIG` names one (only if it exists).
@@ -57,6 +59,7 @@ pub struct Config {
     pub audit: AuditConfig,
     pub gateway: GatewayConfig,
     pub webhooks: WebhooksConfig,
+    pub github: GithubConfig,
 }
 
 /// The audit ledger: its identity, signer key and durability.
@@ -246,6 +249,7 @@ struct RawConfig {
     audit: RawAudit,
     gateway: gateway::RawGateway,
     webhooks: webhooks::RawWebhooks,
+    github: github::RawGithub,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -496,6 +500,9 @@ pub fn from_sources(
     // webhooks
     let webhooks = webhooks::validate(&raw.webhooks, &at)?;
 
+    // github
+    let github = github::validate(&raw.github, &at)?;
+
     Ok(Config {
         file: file.map(|(path, _)| path.to_owned()),
         listen,
@@ -510,6 +517,7 @@ pub fn from_sources(
         audit,
         gateway,
         webhooks,
+        github,
     })
 }
 

@@ -115,6 +115,17 @@ fn render(c: &Config) -> String {
         )
         .unwrap();
     }
+    let g = &c.github;
+    if *g != GithubConfig::default() {
+        writeln!(
+            out,
+            "github: api_url={} token={} timeout={:?}",
+            g.api_url,
+            reference(&g.token_ref),
+            g.timeout
+        )
+        .unwrap();
+    }
     // The default replica is the host name: shown only when configured.
     if a.replica != default_replica() {
         writeln!(out, "audit.replica: {}", a.replica).unwrap();
@@ -309,7 +320,7 @@ fn unknown_top_level_key() {
               |
             2 | listen_port = 9
               | ^^^^^^^^^^^
-            unknown field `listen_port`, expected one of `listen`, `data_dir`, `bundle`, `database`, `log`, `audit`, `gateway`, `webhooks`
+            unknown field `listen_port`, expected one of `listen`, `data_dir`, `bundle`, `database`, `log`, `audit`, `gateway`, `webhooks`, `github`
         "#]],
     );
 }
@@ -976,4 +987,154 @@ fn webhook_secrets_are_resolved_by_serve() {
         format!("{:?}", config.webhooks.gitlab_token),
         "Some(Secret(***))"
     );
+}
+
+#[test]
+fn github() {
+    let section = |body: &str| format!("[github]\n{body}");
+    check(
+        &section("token = \"env:GITHUB_TOKEN\"\n"),
+        &[],
+        expect![[r#"
+            file: aigov.toml
+            listen: 127.0.0.1:8080
+            data_dir: aigov-data
+            bundle.path: aigov-data/bundle (default: true)
+            bundle.reload_interval: 1s
+            database: sqlite aigov-data/aigov.db
+            log: info Text
+            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss, group commit 2ms
+            github: api_url=https://api.github.com token=env:GITHUB_TOKEN (in `aigov.toml` at line 2, column 9) timeout=10s
+        "#]],
+    );
+    check(
+        &section(
+            "api_url = \"https://ghe.example.com/api/v3/\"\ntoken = \"file:/run/secrets/github\"\ntimeout_ms = 2500\n",
+        ),
+        &[],
+        expect![[r#"
+            file: aigov.toml
+            listen: 127.0.0.1:8080
+            data_dir: aigov-data
+            bundle.path: aigov-data/bundle (default: true)
+            bundle.reload_interval: 1s
+            database: sqlite aigov-data/aigov.db
+            log: info Text
+            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss, group commit 2ms
+            github: api_url=https://ghe.example.com/api/v3 token=file:/run/secrets/github (in `aigov.toml` at line 3, column 9) timeout=2.5s
+        "#]],
+    );
+    check(
+        &section("api_url = \"http://127.0.0.1:9999\"\n"),
+        &[],
+        expect![[r#"
+            file: aigov.toml
+            listen: 127.0.0.1:8080
+            data_dir: aigov-data
+            bundle.path: aigov-data/bundle (default: true)
+            bundle.reload_interval: 1s
+            database: sqlite aigov-data/aigov.db
+            log: info Text
+            audit: origin aigov.local/audit (key name aigov.local), key file:aigov-data/audit-signing.key, checkpoints every 1s, PowerLoss, group commit 2ms
+            github: api_url=http://127.0.0.1:9999 token=none timeout=10s
+        "#]],
+    );
+    // A literal token is refused without echoing it, like every other secret.
+    check(
+        &section("token = \"ghp_16C7e42F292c6912E7710c838347Ae178B4a\"\n"),
+        &[],
+        expect![[r#"
+            error: invalid `github.token` in `aigov.toml` at line 2, column 9: the token must not be written into the config file; use `env:NAME` (an environment variable holding the token) or `file:PATH`; for example `token = "env:GITHUB_TOKEN"`
+        "#]],
+    );
+    for url in [
+        "api.github.com",
+        "ftp://api.github.com",
+        "https://",
+        "https://x-access-token:ghs_secret@api.github.com",
+        "https://api.github.com/?x=1",
+        "https://api.github.com/../evil",
+    ] {
+        let toml = section(&format!("api_url = \"{url}\"\n"));
+        let result = from_sources(
+            Some((Path::new("aigov.toml"), &toml)),
+            |_| None,
+            &Flags::default(),
+        );
+        let message = result.unwrap_err().to_string();
+        assert!(
+            message.starts_with("invalid `github.api_url` in `aigov.toml` at line 2, column 11: "),
+            "{message}"
+        );
+        assert!(!message.contains("ghs_secret"), "{message}");
+    }
+    check(
+        &section("api_url = \"https://api.github.com?x\"\n"),
+        &[],
+        expect![[r#"
+            error: invalid `github.api_url` in `aigov.toml` at line 2, column 11: must not have a query or fragment; for example `https://api.github.com` or `https://HOST/api/v3` for GitHub Enterprise Server
+        "#]],
+    );
+    check(
+        &section("timeout_ms = 99\n"),
+        &[],
+        expect![[r#"
+        error: invalid `github.timeout_ms` in `aigov.toml` at line 2, column 14: must be between 100 and 60000, not 99; the default is 10000
+    "#]],
+    );
+    check(
+        &section("timeout_ms = 60001\n"),
+        &[],
+        expect![[r#"
+        error: invalid `github.timeout_ms` in `aigov.toml` at line 2, column 14: must be between 100 and 60000, not 60001; the default is 10000
+    "#]],
+    );
+    check(
+        &section("secret = \"env:X\"\n"),
+        &[],
+        expect![[r#"
+        error: invalid config file `aigov.toml`: TOML parse error at line 2, column 1
+          |
+        2 | secret = "env:X"
+          | ^^^^^^
+        unknown field `secret`, expected one of `api_url`, `token`, `timeout_ms`
+    "#]],
+    );
+}
+
+#[test]
+fn github_token_is_resolved_by_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("github-token");
+    std::fs::write(&token, "  ghs_installationtoken\n").unwrap();
+    let text = format!("[github]\ntoken = \"file:{}\"\n", token.display());
+    let mut config = from_sources(
+        Some((Path::new("aigov.toml"), &text)),
+        |_| None,
+        &Flags::default(),
+    )
+    .unwrap();
+    assert_eq!(config.github.token, None);
+    config.github.resolve_secrets().unwrap();
+    assert_eq!(
+        config.github.token.as_ref().map(Secret::expose),
+        Some("ghs_installationtoken")
+    );
+    assert_eq!(format!("{:?}", config.github.token), "Some(Secret(***))");
+
+    let text = "[github]\ntoken = \"env:AIGOV_TEST_NOPE_GITHUB\"\n";
+    let mut config = from_sources(
+        Some((Path::new("aigov.toml"), text)),
+        |_| None,
+        &Flags::default(),
+    )
+    .unwrap();
+    expect!["invalid `github.token` in `aigov.toml` at line 2, column 9: `env:AIGOV_TEST_NOPE_GITHUB` refers to environment variable `AIGOV_TEST_NOPE_GITHUB`, which is not set or empty"]
+        .assert_eq(&config.github.resolve_secrets().unwrap_err().to_string());
+
+    // Without a token there is nothing to read, and aigov does not call GitHub.
+    let mut config = from_sources(None, |_| None, &Flags::default()).unwrap();
+    config.github.resolve_secrets().unwrap();
+    assert_eq!(config.github.token, None);
+    assert_eq!(config.github.api_url, "https://api.github.com");
 }

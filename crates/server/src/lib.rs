@@ -8,6 +8,7 @@ mod auth;
 mod error;
 pub mod gate;
 mod gateway;
+pub mod github;
 pub mod keys;
 mod log;
 mod pages;
@@ -89,10 +90,40 @@ pub struct AppState {
     reload_interval: Duration,
     /// The webhook receiver and its processor.
     webhooks: webhooks::Webhooks,
+    /// The GitHub REST API client the gate posts its results with; `None` without a
+    /// `github.token` (results are then decided and recorded, not posted).
+    github: Option<github::GithubApi>,
     /// One recorder of raised alerts at a time.
     alert_lock: tokio::sync::Mutex<()>,
     /// What "now" is for deadlines (retro-reviews, alert grace periods); injectable in tests.
     clock: StateClock,
+}
+
+/// What an [`AppState`] is built with besides its store, audit log and bundle.
+pub struct StateOptions {
+    /// How often the bundle directory is checked for changes.
+    pub reload_interval: Duration,
+    /// The model providers the gateway forwards to.
+    pub gateway: config::GatewayConfig,
+    /// The webhook receiver's secrets (already resolved).
+    pub webhooks: config::WebhooksConfig,
+    /// The GitHub API client the gates post their results with.
+    pub github: Option<github::GithubApi>,
+    /// What "now" is for deadlines and alert grace periods (the system clock unless a test
+    /// injects another).
+    pub clock: Arc<dyn meter::Clock>,
+}
+
+impl Default for StateOptions {
+    fn default() -> Self {
+        StateOptions {
+            reload_interval: Duration::from_secs(2),
+            gateway: config::GatewayConfig::default(),
+            webhooks: config::WebhooksConfig::default(),
+            github: None,
+            clock: Arc::new(meter::SystemClock),
+        }
+    }
 }
 
 /// The state's clock (`Debug` for [`AppState`]).
@@ -154,6 +185,61 @@ impl AppState {
         gateway: config::GatewayConfig,
         webhooks: config::WebhooksConfig,
     ) -> Arc<AppState> {
+        AppState::with_github(
+            store,
+            audit,
+            bundle,
+            bundle_path,
+            reload_interval,
+            gateway,
+            webhooks,
+            None,
+        )
+    }
+
+    /// [`AppState::with_webhooks`] with the GitHub API client the gate posts its results with
+    /// (`None`: nothing is posted to GitHub).
+    #[allow(clippy::too_many_arguments)]
+    pub fn with_github(
+        store: Store,
+        audit: AuditLog,
+        bundle: LoadedBundle,
+        bundle_path: PathBuf,
+        reload_interval: Duration,
+        gateway: config::GatewayConfig,
+        webhooks: config::WebhooksConfig,
+        github: Option<github::GithubApi>,
+    ) -> Arc<AppState> {
+        AppState::build(
+            store,
+            audit,
+            bundle,
+            bundle_path,
+            StateOptions {
+                reload_interval,
+                gateway,
+                webhooks,
+                github,
+                ..StateOptions::default()
+            },
+        )
+    }
+
+    /// The state from its parts and [`StateOptions`].
+    pub fn build(
+        store: Store,
+        audit: AuditLog,
+        bundle: LoadedBundle,
+        bundle_path: PathBuf,
+        options: StateOptions,
+    ) -> Arc<AppState> {
+        let StateOptions {
+            reload_interval,
+            gateway,
+            webhooks,
+            github,
+            clock,
+        } = options;
         let connect_timeout = gateway
             .upstreams
             .iter()
@@ -178,14 +264,20 @@ impl AppState {
             bundle_path,
             reload_interval,
             webhooks: webhooks::Webhooks::new(webhooks),
+            github,
             alert_lock: tokio::sync::Mutex::new(()),
-            clock: StateClock(Arc::new(meter::SystemClock)),
+            clock: StateClock(clock),
         })
     }
 
     /// The current time by the state's clock.
     pub fn now(&self) -> OffsetDateTime {
         self.clock.0.now()
+    }
+
+    /// The GitHub REST API client, if a token is configured.
+    pub fn github(&self) -> Option<&github::GithubApi> {
+        self.github.as_ref()
     }
 
     pub fn store(&self) -> &Store {

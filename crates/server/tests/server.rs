@@ -19,6 +19,8 @@ mod change_gate;
 mod forge;
 #[path = "server/gateway.rs"]
 mod gateway;
+#[path = "server/github.rs"]
+mod github;
 #[path = "server/webhooks.rs"]
 mod webhooks;
 
@@ -63,7 +65,15 @@ impl TestServer {
         let database = StoreConfig::Sqlite {
             path: dir.path().join("aigov.db"),
         };
-        TestServer::start_on(dir, database, gateway, config::WebhooksConfig::default()).await
+        TestServer::start_on(
+            dir,
+            database,
+            server::StateOptions {
+                gateway,
+                ..server::StateOptions::default()
+            },
+        )
+        .await
     }
 
     /// Starts on `dir` (which holds `bundle/`) and the database `database`, which may hold
@@ -71,8 +81,7 @@ impl TestServer {
     async fn start_on(
         dir: TempDir,
         database: StoreConfig,
-        gateway: config::GatewayConfig,
-        webhooks: config::WebhooksConfig,
+        mut options: server::StateOptions,
     ) -> TestServer {
         let bundle_dir = dir.path().join("bundle");
         let store = Store::open(&database).await.unwrap();
@@ -99,14 +108,13 @@ impl TestServer {
         settings.checkpoint_interval = Some(Duration::from_millis(50));
         settings.replica = Some("test-replica".to_owned());
         let audit = audit::AuditLog::start(store.clone(), signer, settings);
-        let state = AppState::with_webhooks(
+        options.reload_interval = Duration::from_millis(100);
+        let state = AppState::build(
             store.clone(),
             audit.clone(),
             loaded,
             bundle_dir.clone(),
-            Duration::from_millis(100),
-            gateway,
-            webhooks,
+            options,
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -147,7 +155,15 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         let dir = std::mem::replace(&mut self._dir, dir);
         let database = self.database.clone();
-        TestServer::start_on(dir, database, config::GatewayConfig::default(), webhooks).await
+        TestServer::start_on(
+            dir,
+            database,
+            server::StateOptions {
+                webhooks,
+                ..server::StateOptions::default()
+            },
+        )
+        .await
     }
 
     fn url(&self, path: &str) -> String {

@@ -20,6 +20,7 @@ mod body;
 mod content;
 mod error;
 mod fault;
+pub mod github;
 mod openai;
 pub mod sdk;
 

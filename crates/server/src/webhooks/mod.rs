@@ -9,6 +9,7 @@
 mod followup;
 mod intake;
 pub(crate) mod process;
+mod report;
 
 pub(crate) use followup::merged_by;
 pub(crate) use process::fit;

@@ -20,7 +20,6 @@ use store::{
     AlertStore as _, ChangeStore as _, ClaimedDelivery, DeliveryOutcome, DeliveryState, StoreError,
     StoredChangeRecord,
 };
-use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::watch;
 
@@ -312,7 +311,7 @@ async fn process_batch(state: &AppState) -> Result<usize, ProcessError> {
             }
         }
     }
-    let now = OffsetDateTime::now_utc();
+    let now = state.now();
     let mut alerts: Vec<store::NewAlert> =
         gates.iter().filter_map(|(_, g)| g.bypass_alert()).collect();
     for (forge, push) in &observed.pushes {
@@ -384,6 +383,8 @@ async fn process_batch(state: &AppState) -> Result<usize, ProcessError> {
         )
         .await?;
     crate::alerts::record_raised(state).await?;
+    let updates: Vec<_> = gates.into_iter().map(|(_, g)| g).collect();
+    super::report::gates(state, &bundle.change, &updates).await;
     Ok(count)
 }
 

@@ -70,7 +70,22 @@ async fn the_merge_gate_follows_reviews_and_checks_and_bypasses_raise_alerts() {
     );
     for db in backends().await {
         let b = db.label;
-        let s = db.start(webhooks(true)).await;
+        let github = standin::github::spawn("ghs_installation_token")
+            .await
+            .unwrap();
+        let client = server::github::GithubApi::new(&config::GithubConfig {
+            api_url: github.base_url(),
+            token: Some(config::Secret::new("ghs_installation_token")),
+            ..config::GithubConfig::default()
+        })
+        .unwrap();
+        let s = db
+            .start_with(server::StateOptions {
+                webhooks: webhooks(true),
+                github: client,
+                ..server::StateOptions::default()
+            })
+            .await;
         let mut n = 0;
         let mut deliver = async |event: &str, body: Vec<u8>| {
             n += 1;
@@ -295,7 +310,58 @@ async fn the_merge_gate_follows_reviews_and_checks_and_bypasses_raise_alerts() {
             ]
         "#]]
         .assert_debug_eq(&gates);
+        // Each decision on an open pull request was posted as an `aigov/gate` check run on its
+        // head, with GitHub's headers and the app's token.
+        let runs: Vec<String> = github
+            .calls()
+            .iter()
+            .filter(|c| c.method == "POST" && c.path.ends_with("/check-runs"))
+            .map(|c| {
+                assert!(c.authorized && c.api_version.as_deref() == Some("2022-11-28"));
+                let sha = c.body["head_sha"].as_str().unwrap();
+                format!(
+                    "{} {} {} {}: {}",
+                    c.path,
+                    c.body["name"].as_str().unwrap(),
+                    &sha[..6],
+                    c.body["conclusion"].as_str().unwrap(),
+                    c.body["output"]["title"].as_str().unwrap()
+                )
+            })
+            .collect();
+        expect_test::expect![[r#"
+            [
+                "/repos/acme/storefront/check-runs aigov/gate 683100 failure: Merge blocked: 1 reason",
+                "/repos/acme/storefront/check-runs aigov/gate 683100 failure: Merge blocked: 2 reasons",
+                "/repos/acme/storefront/check-runs aigov/gate 683100 failure: Merge blocked: 1 reason",
+                "/repos/acme/storefront/check-runs aigov/gate 683100 failure: Merge blocked: 1 reason",
+                "/repos/acme/storefront/check-runs aigov/gate 683100 success: Merge allowed",
+                "/repos/acme/storefront/check-runs aigov/gate 683200 failure: Merge blocked: 2 reasons",
+                "/repos/acme/storefront/check-runs aigov/gate 683200 failure: Merge blocked: 1 reason",
+                "/repos/acme/storefront/check-runs aigov/gate 683300 failure: Merge blocked: 1 reason",
+                "/repos/acme/storefront/check-runs aigov/gate 683300 success: Merge allowed",
+            ]
+        "#]]
+        .assert_debug_eq(&runs);
+        let last_deny = github
+            .calls()
+            .iter()
+            .rev()
+            .find(|c| c.body["conclusion"] == "failure")
+            .map(|c| c.body["output"]["summary"].as_str().unwrap().to_owned())
+            .unwrap();
+        expect_test::expect![[r#"
+            The merge gate blocks this change.
+
+            - tests-must-pass: tests must pass before a change merges
+
+            **What to do**
+
+            - make the test checks pass at the head commit: test
+        "#]]
+        .assert_eq(&last_deny);
         s.verify_ledger().await;
         s.stop().await.unwrap();
+        github.shutdown().await.unwrap();
     }
 }

@@ -117,16 +117,19 @@ pub(crate) async fn backends() -> Vec<Backend> {
 
 impl Backend {
     pub(crate) async fn start(&self, webhooks: WebhooksConfig) -> TestServer {
+        self.start_with(server::StateOptions {
+            webhooks,
+            ..server::StateOptions::default()
+        })
+        .await
+    }
+
+    /// [`Backend::start`] with any options (a GitHub client, a clock).
+    pub(crate) async fn start_with(&self, options: server::StateOptions) -> TestServer {
         // The server owns its temp dir; this one stays with the backend for its bundle.
         let dir = tempfile::tempdir().unwrap();
         copy_dir(&self.dir.path().join("bundle"), &dir.path().join("bundle"));
-        TestServer::start_on(
-            dir,
-            self.database.clone(),
-            config::GatewayConfig::default(),
-            webhooks,
-        )
-        .await
+        TestServer::start_on(dir, self.database.clone(), options).await
     }
 }
 
