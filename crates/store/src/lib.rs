@@ -2,6 +2,7 @@
 //! PostgreSQL backend. Versioned migrations run at open; a newer database is refused.
 
 mod changes;
+mod deploys;
 mod migrations;
 mod postgres;
 mod sqlite;
@@ -18,6 +19,10 @@ use time::{OffsetDateTime, UtcOffset};
 pub use changes::{
     ChangeStore, ClaimedDelivery, DeliveryCounts, DeliveryInsert, DeliveryOutcome, DeliveryRecord,
     DeliveryState, NewDelivery, StoredChangeRecord,
+};
+pub use deploys::{
+    AuthorizationKind, DeployAuthorization, DeployStore, NewDeployAuthorization, RetroReview,
+    Revocation,
 };
 pub use migrations::LATEST_SCHEMA_VERSION;
 

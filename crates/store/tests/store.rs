@@ -5,6 +5,8 @@
 mod changes;
 #[path = "store/common.rs"]
 mod common;
+#[path = "store/deploys.rs"]
+mod deploys;
 #[path = "store/events.rs"]
 mod events;
 #[path = "store/ledger_search.rs"]
