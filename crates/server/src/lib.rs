@@ -4,6 +4,7 @@
 
 mod api;
 mod auth;
+pub mod deploys;
 mod error;
 pub mod gate;
 mod gateway;
@@ -266,6 +267,22 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/api/v1/keys/{name}",
             axum::routing::delete(api::revoke_key),
+        )
+        .route(
+            "/api/v1/deployments/authorizations",
+            post(api::create_authorization),
+        )
+        .route(
+            "/api/v1/deployments/authorization",
+            get(api::get_authorization),
+        )
+        .route(
+            "/api/v1/deployments/authorizations/{id}/revoke",
+            post(api::revoke_authorization),
+        )
+        .route(
+            "/api/v1/deployments/authorizations/{id}/retro-review",
+            post(api::retro_review_authorization),
         )
         .route("/v1/chat/completions", post(gateway::chat_completions))
         .route("/v1/responses", post(gateway::responses))

@@ -13,6 +13,8 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+#[path = "server/deploys.rs"]
+mod deploys;
 #[path = "server/gateway.rs"]
 mod gateway;
 #[path = "server/webhooks.rs"]

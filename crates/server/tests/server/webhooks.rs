@@ -58,8 +58,8 @@ impl Drop for PgDb {
 }
 
 /// One backend for one test.
-struct Backend {
-    label: &'static str,
+pub(super) struct Backend {
+    pub(super) label: &'static str,
     dir: TempDir,
     database: StoreConfig,
     _pg: Option<PgDb>,
@@ -67,7 +67,7 @@ struct Backend {
 
 /// A temp dir with the example bundle plus a fresh database: SQLite always, PostgreSQL when
 /// `AIGOV_TEST_POSTGRES_URL` is set.
-async fn backends() -> Vec<Backend> {
+pub(super) async fn backends() -> Vec<Backend> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let new_dir = || {
         let dir = tempfile::tempdir().unwrap();
@@ -116,7 +116,7 @@ async fn backends() -> Vec<Backend> {
 }
 
 impl Backend {
-    async fn start(&self, webhooks: WebhooksConfig) -> TestServer {
+    pub(super) async fn start(&self, webhooks: WebhooksConfig) -> TestServer {
         // The server owns its temp dir; this one stays with the backend for its bundle.
         let dir = tempfile::tempdir().unwrap();
         copy_dir(&self.dir.path().join("bundle"), &dir.path().join("bundle"));
