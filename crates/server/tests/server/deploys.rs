@@ -258,6 +258,19 @@ async fn authorize_verify_and_revoke() {
             "{b}"
         );
 
+        let expired = deploys::status(&s.store, "storefront", "production", MERGE, expires_at)
+            .await
+            .unwrap();
+        assert_eq!(expired.as_str(), "expired", "{b}");
+        assert_eq!(
+            expired.reason(MERGE),
+            Some(format!(
+                "expired at {}",
+                expires_at.format(&Rfc3339).unwrap()
+            )),
+            "{b}"
+        );
+
         // Revoked: the server's bundle carries the revocation, which is proven too.
         let id = created["id"].as_i64().unwrap();
         let (status, revoked) = post(
@@ -538,4 +551,56 @@ async fn break_glass_and_its_retro_review() {
         s.verify_ledger().await;
         s.stop().await.unwrap();
     }
+}
+
+/// A gate decision the change record already holds (as the webhook processor keeps it) is
+/// used when it was made for the commit's head; a stale one (another head) is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_gate_decision_is_used_for_its_head() {
+    let backend = backends().await.remove(0);
+    let s = backend.start(config::WebhooksConfig::default()).await;
+    let gate = |head: &str| change::GateRecord {
+        head_sha: head.to_owned(),
+        outcome: model::Outcome::Allow,
+        reasons: vec!["baseline-merge: recorded".to_owned()],
+        facts: model::ChangeFacts::default(),
+        decided_at: "2026-01-02T10:00:00Z".to_owned(),
+        ledger_index: Some(0),
+    };
+    // Red at the head (no checks), but the recorded gate allowed that head.
+    let mut recorded = change(7, HEAD, Some(MERGE), false);
+    recorded.gate = Some(gate(HEAD));
+    // A gate decided on an earlier head does not count: the gate is evaluated again.
+    let mut stale = change(8, RED_HEAD, None, false);
+    stale.gate = Some(gate(HEAD));
+    seed(&s, &[recorded, stale]).await;
+
+    let (status, created) = authorize(&s, MERGE, "alice").await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let envelope = attest::Envelope::from_json(&created["envelope"]).unwrap();
+    let statement = attest::Statement::parse(&envelope.verify(&s.verifier).unwrap()).unwrap();
+    let gate_ref = statement.predicate.gate.unwrap();
+    assert_eq!(gate_ref.ledger_index, Some(0));
+    assert_eq!(gate_ref.reasons, ["baseline-merge: recorded"]);
+    let evaluated = |ledger: &[ledger::Entry]| {
+        ledger
+            .iter()
+            .filter(|e| e.fields.get("event").map(String::as_str) == Some("gate.merge"))
+            .count()
+    };
+    assert_eq!(
+        evaluated(&s.ledger().await),
+        0,
+        "the recorded decision was used"
+    );
+
+    let (status, answer) = authorize(&s, RED_HEAD, "alice").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert_eq!(
+        evaluated(&s.ledger().await),
+        1,
+        "the stale decision was not"
+    );
+    s.verify_ledger().await;
+    s.stop().await.unwrap();
 }
