@@ -3,6 +3,7 @@
 mod audit;
 mod audit_log;
 mod audit_offline;
+mod deploy;
 mod key;
 mod policy;
 mod scan;
@@ -46,6 +47,10 @@ enum Command {
     /// Manage per-developer keys for the AI gateway (never valid for the API or dashboard).
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Authorize, revoke and retro-review deployments; write and verify (offline) the signed
+    /// authorization a CD pipeline checks.
+    #[command(subcommand)]
+    Deploy(deploy::DeployCommand),
     /// Check, test and query a governance bundle without a server.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -200,6 +205,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Serve(args) => serve::run(args),
         Command::Token(command) => token::run(command),
         Command::Key(command) => key::run(command),
+        Command::Deploy(command) => deploy::run(command),
         Command::Scan(args) => scan::run(&args),
         Command::Audit(command) => audit::run(command),
         Command::Policy(PolicyCommand::Validate { bundle, format }) => {

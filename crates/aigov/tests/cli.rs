@@ -3,6 +3,7 @@
 //! `cli/audit_offline.rs`: `aigov audit export`, `verify --dir`/`--proof`/`--from-checkpoint`.
 //! `cli/audit_log.rs`: `aigov audit log`.
 //! `cli/key.rs`: `aigov key create|list|revoke`.
+//! `cli/deploy.rs`: `aigov deploy authorize|proof|verify|revoke|retro-review`.
 //! `cli/claude_code.rs`: Claude Code's CLI through the gateway; `cli/sse_curl.rs`: raw SSE with
 //! curl; both start the gateway with `cli/gateway_harness.rs`.
 
@@ -21,12 +22,18 @@ mod audit_log;
 mod audit_offline;
 #[path = "cli/claude_code.rs"]
 mod claude_code;
+#[path = "cli/deploy.rs"]
+mod deploy;
+#[path = "../../server/tests/server/forge.rs"]
+mod forge;
 #[path = "cli/gateway.rs"]
 mod gateway;
 #[path = "cli/gateway_harness.rs"]
 mod gateway_harness;
 #[path = "cli/key.rs"]
 mod key;
+#[path = "cli/scenario.rs"]
+mod scenario;
 #[path = "cli/sse_curl.rs"]
 mod sse_curl;
 

@@ -233,6 +233,12 @@ impl AuditLog {
         &self.origin
     }
 
+    /// The log's signer key, which also signs what the log vouches for, such as deployment
+    /// authorizations (verified with the same verifier key as the checkpoints).
+    pub fn signer(&self) -> &SignerKey {
+        &self.signer
+    }
+
     /// Signs and stores a checkpoint of the current head now, unless the newest stored
     /// checkpoint already has that size.
     pub async fn checkpoint_now(&self) -> Result<Option<CheckpointRecord>, AuditError> {

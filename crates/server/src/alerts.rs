@@ -9,7 +9,7 @@ use audit::Record;
 use change::{ChangeRecord, Forge};
 use ledger::EntryKind;
 use serde_json::json;
-use store::{AlertStore as _, ChangeStore as _, StoreError, StoredAlert};
+use store::{AlertStore as _, ChangeStore as _, NewAlert, StoreError, StoredAlert};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::watch;
@@ -89,10 +89,22 @@ fn entry(a: &StoredAlert) -> Record {
 }
 
 /// Raises the pending alerts due at `now`, except those explained meanwhile (a push to a
-/// protected branch whose commit a merged change now has), then records what was raised.
+/// protected branch whose commit a merged change now has), and an alert for every break-glass
+/// deployment whose retro-review is overdue; then records what was raised.
 pub async fn sweep(state: &AppState, now: OffsetDateTime) -> Result<SweepReport, AlertError> {
     let store = state.store();
     let mut report = SweepReport::default();
+    let overdue: Vec<NewAlert> = crate::deploys::overdue_retro_reviews(store, now)
+        .await?
+        .iter()
+        .map(retro_review_alert)
+        .collect();
+    report.raised += store
+        .add_alerts(overdue, now)
+        .await?
+        .iter()
+        .filter(|id| id.is_some())
+        .count();
     loop {
         let due = store.due_alerts(now, BATCH).await?;
         if due.is_empty() {
@@ -115,6 +127,36 @@ pub async fn sweep(state: &AppState, now: OffsetDateTime) -> Result<SweepReport,
     }
     report.recorded = record_raised(state).await?;
     Ok(report)
+}
+
+/// The alert of a break-glass deployment whose retro-review is overdue.
+fn retro_review_alert(a: &store::DeployAuthorization) -> NewAlert {
+    let due = time_text(a.retro_review_due).unwrap_or_default();
+    NewAlert {
+        kind: "retro-review-overdue".to_owned(),
+        key: format!("retro-review-overdue:{}", a.id),
+        subject: format!("app:{}/{}", a.app, a.environment),
+        summary: format!(
+            "the break-glass deployment of {} to {} of {} (approved by {}: {}) needed a retro-review by {due}; none was recorded",
+            a.commit_sha.get(..12).unwrap_or(&a.commit_sha),
+            a.environment,
+            a.app,
+            a.approver,
+            a.reason.as_deref().unwrap_or("no reason given"),
+        ),
+        details: json!({
+            "authorization": a.id,
+            "app": a.app,
+            "environment": a.environment,
+            "commit": a.commit_sha,
+            "approver": a.approver,
+            "reason": a.reason,
+            "authorized_at": time_text(Some(a.authorized_at)),
+            "retro_review_due": due,
+            "authorization_ledger_index": a.ledger_index,
+        }),
+        due: None,
+    }
 }
 
 /// Why a pending alert is no longer one, if it is not.

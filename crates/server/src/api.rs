@@ -289,3 +289,293 @@ pub(crate) async fn alerts(
     let alerts = crate::alerts::list(&state, filter, limit).await?;
     Ok(Json(serde_json::json!({ "alerts": alerts })))
 }
+
+/// `POST /api/v1/deployments/authorizations`: what to authorize.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewAuthorizationBody {
+    app: String,
+    environment: String,
+    commit: String,
+    /// Inventory person id.
+    approver: String,
+    /// An emergency deployment; needs `reason`.
+    #[serde(default)]
+    break_glass: bool,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// A stored authorization as the API shows it.
+#[derive(Debug, Serialize)]
+pub(crate) struct AuthorizationView {
+    id: i64,
+    app: String,
+    environment: String,
+    repo: Option<String>,
+    commit: String,
+    kind: &'static str,
+    approver: String,
+    reason: Option<String>,
+    authorized_at: String,
+    expires_at: String,
+    retro_review_due: Option<String>,
+    ledger_index: u64,
+    envelope: Value,
+    revocation: Option<Value>,
+    retro_review: Option<Value>,
+}
+
+impl AuthorizationView {
+    pub(crate) fn of(a: store::DeployAuthorization) -> AuthorizationView {
+        let time = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
+        AuthorizationView {
+            id: a.id,
+            kind: a.kind.as_str(),
+            authorized_at: time(a.authorized_at),
+            expires_at: time(a.expires_at),
+            retro_review_due: a.retro_review_due.map(time),
+            revocation: a.revocation.map(|r| {
+                serde_json::json!({
+                    "by": r.by, "at": time(r.at), "reason": r.reason, "ledger_index": r.ledger_index,
+                })
+            }),
+            retro_review: a.retro_review.map(|r| {
+                serde_json::json!({
+                    "by": r.by, "at": time(r.at), "notes": r.notes, "ledger_index": r.ledger_index,
+                })
+            }),
+            app: a.app,
+            environment: a.environment,
+            repo: a.repo,
+            commit: a.commit_sha,
+            approver: a.approver,
+            reason: a.reason,
+            ledger_index: a.ledger_index,
+            envelope: a.envelope,
+        }
+    }
+}
+
+/// Maps a deployment error; a refusal is a 403 that lists its reasons and ledger entry.
+fn deploy_error(e: crate::deploys::DeployError) -> Response {
+    use crate::deploys::DeployError;
+    match e {
+        DeployError::Denied {
+            ref reasons,
+            ledger_index,
+        } => (
+            StatusCode::FORBIDDEN,
+            Json(serde_json::json!({ "error": {
+                "code": "denied",
+                "message": e.to_string(),
+                "reasons": reasons,
+                "ledger_index": ledger_index,
+            }})),
+        )
+            .into_response(),
+        DeployError::Invalid(m) => AppError::BadRequest(m).into_response(),
+        DeployError::NotFound(m) => AppError::NotFound(m).into_response(),
+        DeployError::Conflict(m) => AppError::Conflict(m).into_response(),
+        DeployError::Store(e) => AppError::Store(e).into_response(),
+        DeployError::Audit(e) => AppError::Audit(e).into_response(),
+    }
+}
+
+/// Authorizes a deployment on behalf of the token's holder; `201` with the signed envelope.
+pub(crate) async fn create_authorization(
+    admin: ApiAdmin,
+    State(state): State<Arc<AppState>>,
+    body: Bytes,
+) -> Response {
+    let body: NewAuthorizationBody = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(e) => {
+            return AppError::BadRequest(format!("invalid authorization request: {e}"))
+                .into_response();
+        }
+    };
+    if !body.break_glass && body.reason.is_some() {
+        return AppError::BadRequest(
+            "`reason` is for break-glass authorizations; set `break_glass: true` as well"
+                .to_owned(),
+        )
+        .into_response();
+    }
+    let request = crate::deploys::AuthorizeRequest {
+        app: body.app,
+        environment: body.environment,
+        commit: body.commit,
+        approver: body.approver,
+        break_glass: body.break_glass.then(|| body.reason.unwrap_or_default()),
+    };
+    let loaded = state.bundle();
+    match crate::deploys::authorize(
+        state.store(),
+        state.audit(),
+        &loaded.bundle,
+        &admin.name,
+        request,
+        state.now(),
+    )
+    .await
+    {
+        Ok(a) => (StatusCode::CREATED, Json(AuthorizationView::of(a))).into_response(),
+        Err(e) => deploy_error(e),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuthorizationQuery {
+    app: String,
+    env: String,
+    commit: String,
+}
+
+/// The authorization bundle of a deployment for `aigov deploy verify --server`: `200` with
+/// `status` (`valid`, `expired` or `revoked`, with `reason`) and the `bundle` whenever the
+/// commit has an authorization; `404` with `status` `missing` or `other_commit` (and the
+/// `authorized_commits`) when it has none.
+pub(crate) async fn get_authorization(
+    _: ApiAdmin,
+    State(state): State<Arc<AppState>>,
+    axum::extract::Query(q): axum::extract::Query<AuthorizationQuery>,
+) -> Response {
+    let now = state.now();
+    let result = crate::deploys::authorization_bundle(
+        state.store(),
+        state.audit(),
+        &q.app,
+        &q.env,
+        &q.commit,
+        now,
+    )
+    .await;
+    let (status, bundle) = match result {
+        Ok(found) => found,
+        Err(e) => return deploy_error(e),
+    };
+    let reason = status.reason(&q.commit);
+    match bundle {
+        Some(bundle) => Json(serde_json::json!({
+            "status": status.as_str(),
+            "reason": reason,
+            "bundle": bundle,
+        }))
+        .into_response(),
+        None => {
+            let authorized = match &status {
+                crate::deploys::DeployStatus::OtherCommit { authorized } => authorized.clone(),
+                _ => Vec::new(),
+            };
+            (
+                StatusCode::NOT_FOUND,
+                Json(serde_json::json!({
+                    "error": { "code": "not_found", "message": reason },
+                    "status": status.as_str(),
+                    "authorized_commits": authorized,
+                })),
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RevokeBody {
+    /// Inventory person revoking.
+    by: String,
+    reason: String,
+}
+
+fn authorization_id(id: &str) -> Result<i64, AppError> {
+    id.parse().map_err(|_| {
+        AppError::BadRequest(format!(
+            "`{id}` is not an authorization id; expected a number"
+        ))
+    })
+}
+
+/// Revokes an authorization.
+pub(crate) async fn revoke_authorization(
+    admin: ApiAdmin,
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let id = match authorization_id(&id) {
+        Ok(id) => id,
+        Err(e) => return e.into_response(),
+    };
+    let body: RevokeBody = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(e) => {
+            return AppError::BadRequest(format!("invalid revocation: {e}")).into_response();
+        }
+    };
+    let loaded = state.bundle();
+    match crate::deploys::revoke(
+        state.store(),
+        state.audit(),
+        &loaded.bundle,
+        &admin.name,
+        &crate::deploys::RevokeRequest {
+            id,
+            by: body.by,
+            reason: body.reason,
+        },
+        state.now(),
+    )
+    .await
+    {
+        Ok(a) => Json(AuthorizationView::of(a)).into_response(),
+        Err(e) => deploy_error(e),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RetroReviewBody {
+    /// Inventory person reviewing.
+    reviewer: String,
+    notes: String,
+}
+
+/// Records the retro-review of a break-glass authorization.
+pub(crate) async fn retro_review_authorization(
+    admin: ApiAdmin,
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let id = match authorization_id(&id) {
+        Ok(id) => id,
+        Err(e) => return e.into_response(),
+    };
+    let body: RetroReviewBody = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(e) => {
+            return AppError::BadRequest(format!("invalid retro-review: {e}")).into_response();
+        }
+    };
+    let loaded = state.bundle();
+    match crate::deploys::retro_review(
+        state.store(),
+        state.audit(),
+        &loaded.bundle,
+        &admin.name,
+        &crate::deploys::RetroReviewRequest {
+            id,
+            reviewer: body.reviewer,
+            notes: body.notes,
+        },
+        state.now(),
+    )
+    .await
+    {
+        Ok(a) => Json(AuthorizationView::of(a)).into_response(),
+        Err(e) => deploy_error(e),
+    }
+}

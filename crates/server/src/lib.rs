@@ -5,6 +5,7 @@
 pub mod alerts;
 mod api;
 mod auth;
+pub mod deploys;
 mod error;
 pub mod gate;
 mod gateway;
@@ -382,6 +383,22 @@ pub fn router(state: Arc<AppState>) -> Router {
             axum::routing::delete(api::revoke_key),
         )
         .route("/api/v1/alerts", get(api::alerts))
+        .route(
+            "/api/v1/deployments/authorizations",
+            post(api::create_authorization),
+        )
+        .route(
+            "/api/v1/deployments/authorization",
+            get(api::get_authorization),
+        )
+        .route(
+            "/api/v1/deployments/authorizations/{id}/revoke",
+            post(api::revoke_authorization),
+        )
+        .route(
+            "/api/v1/deployments/authorizations/{id}/retro-review",
+            post(api::retro_review_authorization),
+        )
         .route("/v1/chat/completions", post(gateway::chat_completions))
         .route("/v1/responses", post(gateway::responses))
         .route("/v1/embeddings", post(gateway::embeddings))

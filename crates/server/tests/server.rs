@@ -15,6 +15,8 @@ use tokio::task::JoinHandle;
 
 #[path = "server/change_gate.rs"]
 mod change_gate;
+#[path = "server/deploys.rs"]
+mod deploys;
 #[path = "server/forge.rs"]
 mod forge;
 #[path = "server/gateway.rs"]

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod changes;
+mod deploys;
 mod migrations;
 mod postgres;
 mod sqlite;
@@ -20,6 +21,10 @@ pub use alerts::{AlertState, AlertStore, NewAlert, StoredAlert};
 pub use changes::{
     ChangeStore, ClaimedDelivery, DeliveryCounts, DeliveryInsert, DeliveryOutcome, DeliveryRecord,
     DeliveryState, FinishedBatch, NewDelivery, StoredBranch, StoredChangeRecord,
+};
+pub use deploys::{
+    AuthorizationKind, DeployAuthorization, DeployStore, NewDeployAuthorization, RetroReview,
+    Revocation,
 };
 pub use migrations::LATEST_SCHEMA_VERSION;
 

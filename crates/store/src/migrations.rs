@@ -369,6 +369,82 @@ CREATE TABLE branch_commits (
 );
 ",
     },
+    Migration {
+        version: 7,
+        name: "deployment authorizations",
+        sqlite: "
+-- Deployment authorizations (crates/server/src/deploys.rs): the DSSE envelope signed with the
+-- log's key, the details of the ledger entry that recorded it (their digest is in the entry)
+-- and that entry's index; later its revocation and, for a break-glass deployment, its
+-- retro-review, each with its own ledger entry. Rows are written after their entries commit
+-- and never deleted. Times are UTC RFC 3339 with six fractional digits (text order is time
+-- order).
+CREATE TABLE deploy_authorizations (
+    id                        INTEGER PRIMARY KEY,
+    app                       TEXT NOT NULL CHECK (app <> ''),
+    environment               TEXT NOT NULL CHECK (environment <> ''),
+    repo                      TEXT,
+    commit_sha                TEXT NOT NULL CHECK (length(commit_sha) = 40),
+    kind                      TEXT NOT NULL CHECK (kind IN ('standard', 'break-glass')),
+    approver                  TEXT NOT NULL CHECK (approver <> ''),
+    reason                    TEXT,
+    authorized_at             TEXT NOT NULL,
+    expires_at                TEXT NOT NULL,
+    envelope                  TEXT NOT NULL CHECK (json_valid(envelope)),
+    details                   TEXT NOT NULL CHECK (json_valid(details)),
+    ledger_index              INTEGER NOT NULL CHECK (ledger_index >= 0),
+    retro_review_due          TEXT,
+    revoked_at                TEXT,
+    revoked_by                TEXT,
+    revoked_reason            TEXT,
+    revoked_ledger_index      INTEGER,
+    revocation_details        TEXT CHECK (revocation_details IS NULL OR json_valid(revocation_details)),
+    retro_reviewed_at         TEXT,
+    retro_reviewed_by         TEXT,
+    retro_review_notes        TEXT,
+    retro_review_ledger_index INTEGER,
+    CONSTRAINT deploy_authorizations_break_glass
+        CHECK (kind <> 'break-glass' OR (reason IS NOT NULL AND retro_review_due IS NOT NULL))
+) STRICT;
+CREATE INDEX deploy_authorizations_target
+    ON deploy_authorizations (app, environment, commit_sha, id);
+CREATE INDEX deploy_authorizations_retro_due ON deploy_authorizations (retro_review_due)
+    WHERE kind = 'break-glass' AND retro_reviewed_at IS NULL;
+",
+        postgres: "
+CREATE TABLE deploy_authorizations (
+    id                        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    app                       text NOT NULL CHECK (app <> ''),
+    environment               text NOT NULL CHECK (environment <> ''),
+    repo                      text,
+    commit_sha                text NOT NULL CHECK (length(commit_sha) = 40),
+    kind                      text NOT NULL CHECK (kind IN ('standard', 'break-glass')),
+    approver                  text NOT NULL CHECK (approver <> ''),
+    reason                    text,
+    authorized_at             timestamptz NOT NULL,
+    expires_at                timestamptz NOT NULL,
+    envelope                  jsonb NOT NULL,
+    details                   jsonb NOT NULL,
+    ledger_index              bigint NOT NULL CHECK (ledger_index >= 0),
+    retro_review_due          timestamptz,
+    revoked_at                timestamptz,
+    revoked_by                text,
+    revoked_reason            text,
+    revoked_ledger_index      bigint,
+    revocation_details        jsonb,
+    retro_reviewed_at         timestamptz,
+    retro_reviewed_by         text,
+    retro_review_notes        text,
+    retro_review_ledger_index bigint,
+    CONSTRAINT deploy_authorizations_break_glass
+        CHECK (kind <> 'break-glass' OR (reason IS NOT NULL AND retro_review_due IS NOT NULL))
+);
+CREATE INDEX deploy_authorizations_target
+    ON deploy_authorizations (app, environment, commit_sha, id);
+CREATE INDEX deploy_authorizations_retro_due ON deploy_authorizations (retro_review_due)
+    WHERE kind = 'break-glass' AND retro_reviewed_at IS NULL;
+",
+    },
 ];
 
 /// The schema version this build creates and understands.

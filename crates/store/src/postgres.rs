@@ -1198,3 +1198,182 @@ impl PgStore {
         Ok(counts)
     }
 }
+
+// Deployment authorizations (`DeployStore`).
+impl PgStore {
+    pub(crate) async fn insert_deploy_authorization(
+        &self,
+        a: crate::NewDeployAuthorization,
+    ) -> Result<crate::DeployAuthorization, StoreError> {
+        let index = to_i64("ledger index", a.ledger_index)?;
+        let authorized_at = normalize_time(a.authorized_at);
+        let expires_at = normalize_time(a.expires_at);
+        let due = a.retro_review_due.map(normalize_time);
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "INSERT INTO deploy_authorizations
+                     (app, environment, repo, commit_sha, kind, approver, reason, authorized_at,
+                      expires_at, envelope, details, ledger_index, retro_review_due)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                 RETURNING id",
+                &[
+                    &a.app,
+                    &a.environment,
+                    &a.repo,
+                    &a.commit_sha,
+                    &a.kind.as_str(),
+                    &a.approver,
+                    &a.reason,
+                    &authorized_at,
+                    &expires_at,
+                    &a.envelope,
+                    &a.details,
+                    &index,
+                    &due,
+                ],
+            )
+            .await?;
+        Ok(crate::DeployAuthorization::new(row.try_get(0)?, a))
+    }
+
+    pub(crate) async fn select_deploy_authorizations(
+        &self,
+        query: crate::deploys::DeployQuery,
+    ) -> Result<Vec<crate::DeployAuthorization>, StoreError> {
+        use crate::deploys::{DEPLOY_COLUMNS, DeployQuery};
+        let client = self.client().await?;
+        let rows = match query {
+            DeployQuery::Id(id) => {
+                client
+                    .query(
+                        &format!(
+                            "SELECT {DEPLOY_COLUMNS} FROM deploy_authorizations WHERE id = $1"
+                        ),
+                        &[&id],
+                    )
+                    .await?
+            }
+            DeployQuery::Commit {
+                app,
+                environment,
+                commit_sha,
+            } => {
+                client
+                    .query(
+                        &format!(
+                            "SELECT {DEPLOY_COLUMNS} FROM deploy_authorizations
+                             WHERE app = $1 AND environment = $2 AND commit_sha = $3
+                             ORDER BY id DESC LIMIT 1"
+                        ),
+                        &[&app, &environment, &commit_sha],
+                    )
+                    .await?
+            }
+            DeployQuery::Target {
+                app,
+                environment,
+                limit,
+            } => {
+                client
+                    .query(
+                        &format!(
+                            "SELECT {DEPLOY_COLUMNS} FROM deploy_authorizations
+                             WHERE app = $1 AND environment = $2 ORDER BY id DESC LIMIT $3"
+                        ),
+                        &[&app, &environment, &i64::from(limit)],
+                    )
+                    .await?
+            }
+            DeployQuery::RetroDue(before) => {
+                client
+                    .query(
+                        &format!(
+                            "SELECT {DEPLOY_COLUMNS} FROM deploy_authorizations
+                             WHERE kind = 'break-glass' AND retro_reviewed_at IS NULL
+                               AND retro_review_due < $1
+                             ORDER BY retro_review_due, id"
+                        ),
+                        &[&normalize_time(before)],
+                    )
+                    .await?
+            }
+        };
+        rows.iter()
+            .map(|row| deploy_from_row(row)?.decode())
+            .collect()
+    }
+
+    pub(crate) async fn revoke_deploy_authorization(
+        &self,
+        id: i64,
+        r: crate::Revocation,
+    ) -> Result<bool, StoreError> {
+        let index = to_i64("ledger index", r.ledger_index)?;
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE deploy_authorizations
+                 SET revoked_at = $1, revoked_by = $2, revoked_reason = $3,
+                     revoked_ledger_index = $4, revocation_details = $5
+                 WHERE id = $6 AND revoked_at IS NULL",
+                &[
+                    &normalize_time(r.at),
+                    &r.by,
+                    &r.reason,
+                    &index,
+                    &r.details,
+                    &id,
+                ],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    pub(crate) async fn record_retro_review(
+        &self,
+        id: i64,
+        r: crate::RetroReview,
+    ) -> Result<bool, StoreError> {
+        let index = to_i64("ledger index", r.ledger_index)?;
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "UPDATE deploy_authorizations
+                 SET retro_reviewed_at = $1, retro_reviewed_by = $2, retro_review_notes = $3,
+                     retro_review_ledger_index = $4
+                 WHERE id = $5 AND kind = 'break-glass' AND retro_reviewed_at IS NULL",
+                &[&normalize_time(r.at), &r.by, &r.notes, &index, &id],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+}
+
+fn deploy_from_row(row: &Row) -> Result<crate::deploys::DeployRow, StoreError> {
+    Ok(crate::deploys::DeployRow {
+        id: row.try_get(0)?,
+        app: row.try_get(1)?,
+        environment: row.try_get(2)?,
+        repo: row.try_get(3)?,
+        commit_sha: row.try_get(4)?,
+        kind: row.try_get(5)?,
+        approver: row.try_get(6)?,
+        reason: row.try_get(7)?,
+        authorized_at: row.try_get(8)?,
+        expires_at: row.try_get(9)?,
+        envelope: row.try_get(10)?,
+        details: row.try_get(11)?,
+        ledger_index: row.try_get(12)?,
+        retro_review_due: row.try_get(13)?,
+        revoked_at: row.try_get(14)?,
+        revoked_by: row.try_get(15)?,
+        revoked_reason: row.try_get(16)?,
+        revoked_ledger_index: row.try_get(17)?,
+        revocation_details: row.try_get(18)?,
+        retro_reviewed_at: row.try_get(19)?,
+        retro_reviewed_by: row.try_get(20)?,
+        retro_review_notes: row.try_get(21)?,
+        retro_review_ledger_index: row.try_get(22)?,
+    })
+}

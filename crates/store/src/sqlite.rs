@@ -1201,3 +1201,199 @@ impl SqliteStore {
         .await
     }
 }
+
+// Deployment authorizations (`DeployStore`).
+impl SqliteStore {
+    pub(crate) async fn insert_deploy_authorization(
+        &self,
+        a: crate::NewDeployAuthorization,
+    ) -> Result<crate::DeployAuthorization, StoreError> {
+        let json = |what: &str, v: &serde_json::Value| {
+            serde_json::to_string(v)
+                .map_err(|e| StoreError::InvalidData(format!("cannot encode {what}: {e}")))
+        };
+        let envelope = json("envelope", &a.envelope)?;
+        let details = json("details", &a.details)?;
+        let authorized_at = format_time(a.authorized_at)?;
+        let expires_at = format_time(a.expires_at)?;
+        let due = a.retro_review_due.map(format_time).transpose()?;
+        let index = to_i64("ledger index", a.ledger_index)?;
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO deploy_authorizations
+                     (app, environment, repo, commit_sha, kind, approver, reason, authorized_at,
+                      expires_at, envelope, details, ledger_index, retro_review_due)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                params![
+                    a.app,
+                    a.environment,
+                    a.repo,
+                    a.commit_sha,
+                    a.kind.as_str(),
+                    a.approver,
+                    a.reason,
+                    authorized_at,
+                    expires_at,
+                    envelope,
+                    details,
+                    index,
+                    due
+                ],
+            )?;
+            Ok(crate::DeployAuthorization::new(c.last_insert_rowid(), a))
+        })
+        .await
+    }
+
+    pub(crate) async fn select_deploy_authorizations(
+        &self,
+        query: crate::deploys::DeployQuery,
+    ) -> Result<Vec<crate::DeployAuthorization>, StoreError> {
+        use crate::deploys::{DEPLOY_COLUMNS, DeployQuery};
+        let (sql, values): (String, Vec<Value>) = match query {
+            DeployQuery::Id(id) => (
+                format!("SELECT {DEPLOY_COLUMNS} FROM deploy_authorizations WHERE id = ?1"),
+                vec![Value::Integer(id)],
+            ),
+            DeployQuery::Commit {
+                app,
+                environment,
+                commit_sha,
+            } => (
+                format!(
+                    "SELECT {DEPLOY_COLUMNS} FROM deploy_authorizations
+                     WHERE app = ?1 AND environment = ?2 AND commit_sha = ?3
+                     ORDER BY id DESC LIMIT 1"
+                ),
+                vec![
+                    Value::Text(app),
+                    Value::Text(environment),
+                    Value::Text(commit_sha),
+                ],
+            ),
+            DeployQuery::Target {
+                app,
+                environment,
+                limit,
+            } => (
+                format!(
+                    "SELECT {DEPLOY_COLUMNS} FROM deploy_authorizations
+                     WHERE app = ?1 AND environment = ?2 ORDER BY id DESC LIMIT ?3"
+                ),
+                vec![
+                    Value::Text(app),
+                    Value::Text(environment),
+                    Value::Integer(i64::from(limit)),
+                ],
+            ),
+            DeployQuery::RetroDue(before) => (
+                format!(
+                    "SELECT {DEPLOY_COLUMNS} FROM deploy_authorizations
+                     WHERE kind = 'break-glass' AND retro_reviewed_at IS NULL
+                       AND retro_review_due < ?1
+                     ORDER BY retro_review_due, id"
+                ),
+                vec![Value::Text(format_time(before)?)],
+            ),
+        };
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(values))?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(deploy_from_row(row)?.decode()?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(crate) async fn revoke_deploy_authorization(
+        &self,
+        id: i64,
+        r: crate::Revocation,
+    ) -> Result<bool, StoreError> {
+        let at = format_time(r.at)?;
+        let details = serde_json::to_string(&r.details)
+            .map_err(|e| StoreError::InvalidData(format!("cannot encode details: {e}")))?;
+        let index = to_i64("ledger index", r.ledger_index)?;
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE deploy_authorizations
+                 SET revoked_at = ?1, revoked_by = ?2, revoked_reason = ?3,
+                     revoked_ledger_index = ?4, revocation_details = ?5
+                 WHERE id = ?6 AND revoked_at IS NULL",
+                params![at, r.by, r.reason, index, details, id],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    pub(crate) async fn record_retro_review(
+        &self,
+        id: i64,
+        r: crate::RetroReview,
+    ) -> Result<bool, StoreError> {
+        let at = format_time(r.at)?;
+        let index = to_i64("ledger index", r.ledger_index)?;
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE deploy_authorizations
+                 SET retro_reviewed_at = ?1, retro_reviewed_by = ?2, retro_review_notes = ?3,
+                     retro_review_ledger_index = ?4
+                 WHERE id = ?5 AND kind = 'break-glass' AND retro_reviewed_at IS NULL",
+                params![at, r.by, r.notes, index, id],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+}
+
+fn deploy_from_row(row: &Row<'_>) -> Result<crate::deploys::DeployRow, StoreError> {
+    let time = |i: usize| -> Result<OffsetDateTime, StoreError> {
+        let s: String = row.get(i)?;
+        parse_time(&s)
+    };
+    let opt_time = |i: usize| -> Result<Option<OffsetDateTime>, StoreError> {
+        let s: Option<String> = row.get(i)?;
+        s.as_deref().map(parse_time).transpose()
+    };
+    let json = |i: usize| -> Result<Option<serde_json::Value>, StoreError> {
+        let s: Option<String> = row.get(i)?;
+        s.as_deref()
+            .map(|s| {
+                serde_json::from_str(s).map_err(|e| {
+                    StoreError::InvalidData(format!("malformed deploy authorization JSON: {e}"))
+                })
+            })
+            .transpose()
+    };
+    let missing = || StoreError::InvalidData("deploy authorization JSON is missing".to_owned());
+    Ok(crate::deploys::DeployRow {
+        id: row.get(0)?,
+        app: row.get(1)?,
+        environment: row.get(2)?,
+        repo: row.get(3)?,
+        commit_sha: row.get(4)?,
+        kind: row.get(5)?,
+        approver: row.get(6)?,
+        reason: row.get(7)?,
+        authorized_at: time(8)?,
+        expires_at: time(9)?,
+        envelope: json(10)?.ok_or_else(missing)?,
+        details: json(11)?.ok_or_else(missing)?,
+        ledger_index: row.get(12)?,
+        retro_review_due: opt_time(13)?,
+        revoked_at: opt_time(14)?,
+        revoked_by: row.get(15)?,
+        revoked_reason: row.get(16)?,
+        revoked_ledger_index: row.get(17)?,
+        revocation_details: json(18)?,
+        retro_reviewed_at: opt_time(19)?,
+        retro_reviewed_by: row.get(20)?,
+        retro_review_notes: row.get(21)?,
+        retro_review_ledger_index: row.get(22)?,
+    })
+}

@@ -7,6 +7,8 @@ mod alerts;
 mod changes;
 #[path = "store/common.rs"]
 mod common;
+#[path = "store/deploys.rs"]
+mod deploys;
 #[path = "store/events.rs"]
 mod events;
 #[path = "store/ledger_search.rs"]

@@ -6,6 +6,7 @@
 //! stored again. Processing into change records happens afterwards, in the background
 //! (`process.rs`), so an answer never waits for it and an accepted delivery survives a crash.
 
+mod deploy;
 mod followup;
 mod intake;
 pub(crate) mod process;

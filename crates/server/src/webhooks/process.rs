@@ -327,6 +327,22 @@ async fn process_batch(state: &AppState) -> Result<usize, ProcessError> {
         ));
     }
 
+    // Deployments: successful ones nobody authorized raise alerts; protection rules are
+    // decided (and answered once their decisions are recorded).
+    alerts.extend(
+        super::deploy::unauthorized(state, bundle, &observed.deployment_statuses, now).await?,
+    );
+    let rule_answers = {
+        let records = |forge: Forge, repo: &str| -> Vec<ChangeRecord> {
+            repos
+                .get(&(forge, repo.to_owned()))
+                .map(|rr| rr.records.clone())
+                .unwrap_or_default()
+        };
+        super::deploy::decide_rules(state, bundle, &observed.protection_rules, &records, now)
+            .await?
+    };
+
     // The evidence first, then the records and states. The appends are queued in delivery
     // order and share group commits; the gate decisions follow their deliveries.
     futures_util::future::try_join_all(entries.into_iter().map(|r| state.record(r))).await?;
@@ -336,6 +352,8 @@ async fn process_batch(state: &AppState) -> Result<usize, ProcessError> {
             .map(|(_, g)| state.record(g.entry(&bundle.digest))),
     )
     .await?;
+    futures_util::future::try_join_all(rule_answers.iter().map(|a| state.record(a.entry.clone())))
+        .await?;
     for (((forge, repo, i), update), rec) in gates.iter().zip(&recorded) {
         if let Some(rr) = repos.get_mut(&(*forge, repo.clone())) {
             rr.records[*i].gate = Some(update.record(now, rec.index));
@@ -385,6 +403,7 @@ async fn process_batch(state: &AppState) -> Result<usize, ProcessError> {
     crate::alerts::record_raised(state).await?;
     let updates: Vec<_> = gates.into_iter().map(|(_, g)| g).collect();
     super::report::gates(state, &bundle.change, &updates).await;
+    super::deploy::answer_rules(state, &rule_answers).await;
     Ok(count)
 }
 
